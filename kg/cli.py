@@ -1,0 +1,234 @@
+"""The `kg` command: the only place that prints, sets up logging and exits."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from kg import __version__
+from kg.engine import DEFAULT_ENGINE, get_engine
+from kg.errors import KgError, UsageError
+from kg.load import Sources, load
+from kg.namespaces import bind
+from kg.paths import atomic_write, data_dir, ontology_dir, queries_dir
+from kg.queries import bind_query, execute, list_queries, parse_assignment
+from kg.reason import reason_sources
+from kg.results import GRAPH_FORMATS, RESULT_FORMATS, curie, render_table, serialize_graph, write_answer
+from kg.stats import stats as compute_stats
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+GRAPH_OUTPUT_FORMATS = ("ttl", "nt", "jsonld")
+
+
+class _KgClickError(click.ClickException):
+    """Carries a KgError through click, which prints `Error: <message>` on stderr."""
+
+    def __init__(self, error: KgError) -> None:
+        super().__init__(error.message)
+        self.exit_code = error.exit_code
+
+
+class KgGroup(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KgError as error:
+            raise _KgClickError(error) from None
+        except KeyboardInterrupt:
+            raise click.exceptions.Exit(130) from None
+
+
+@dataclass
+class Settings:
+    """Global options, shared by every command."""
+
+    data: tuple[Path, ...]
+    ontology: Path
+    queries: Path
+    use_cache: bool
+    engine: str = DEFAULT_ENGINE
+
+    def sources(self) -> Sources:
+        return load(self.ontology, self.data, get_engine(self.engine))
+
+
+class _StderrHandler(logging.Handler):
+    """One line per record on the current stderr (CliRunner swaps it), never a traceback."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        click.echo(prefix + " ".join(record.getMessage().split()), err=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    # rdflib and owlrl log warnings (e.g. ill-typed literals) with tracebacks; show one line.
+    for name, level in (
+        ("kg", logging.INFO if verbose else logging.WARNING),
+        ("rdflib", logging.WARNING),
+        ("owlrl", logging.WARNING),
+    ):
+        logger = logging.getLogger(name)
+        logger.handlers = [h for h in logger.handlers if not isinstance(h, _StderrHandler)]
+        logger.addHandler(_StderrHandler())
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+@click.group(cls=KgGroup, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", prog_name="kg")
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Data file or folder (repeatable). Default: the bundled data/.",
+)
+@click.option(
+    "--ontology",
+    type=click.Path(path_type=Path),
+    help="Ontology folder holding kg.ttl and catalog-v001.xml. Default: the bundled ontology/.",
+)
+@click.option(
+    "--queries", type=click.Path(path_type=Path), help="Folder of named queries (*.rq). Default: the bundled queries/."
+)
+@click.option("--no-cache", is_flag=True, help="Reason from scratch; neither read nor write the cache.")
+@click.option("-v", "--verbose", is_flag=True, help="Log what runs (engine, cache hits) to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, data, ontology, queries, no_cache, verbose) -> None:
+    """Build, reason over and query the battery-kg knowledge graph.
+
+    Errors print one line starting with "Error:" and exit with status 2.
+    """
+    _setup_logging(verbose)
+    ctx.obj = Settings(
+        data=tuple(data) or (data_dir(),),
+        ontology=ontology or ontology_dir(),
+        queries=queries or queries_dir(),
+        use_cache=not no_cache,
+    )
+
+
+@cli.command()
+@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write; - for stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(GRAPH_OUTPUT_FORMATS),
+    help="Serialization. Default: from the file suffix (.nt, .jsonld), else ttl.",
+)
+@click.option("--inferred-only", is_flag=True, help="Write only the inferred triples, not the asserted ones.")
+@click.pass_obj
+def reason(settings: Settings, output: str, fmt: str | None, inferred_only: bool) -> None:
+    """Write the asserted graph plus its OWL 2 RL inferences (noise removed)."""
+    fmt = fmt or _format_from_suffix(output)
+    inference = reason_sources(settings.sources(), get_engine(settings.engine), use_cache=settings.use_cache)
+    graph = bind(inference.inferred + inference.asserted) if not inferred_only else inference.inferred
+    _emit(serialize_graph(graph, fmt), output)
+
+
+def _format_from_suffix(output: str) -> str:
+    return {".nt": "nt", ".jsonld": "jsonld"}.get(Path(output).suffix, "ttl")
+
+
+@cli.command()
+@click.argument("query", required=False, metavar="NAME|PATH")
+@click.option(
+    "-e", "--expression", "sparql_text", metavar="SPARQL", help="Run this SPARQL text instead of a named query."
+)
+@click.option("--list", "list_only", is_flag=True, help="List the named queries and exit.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(RESULT_FORMATS + GRAPH_FORMATS),
+    default="table",
+    show_default=True,
+    help="Result format; CONSTRUCT and DESCRIBE always give Turtle.",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help='Bind ?NAME (repeatable): kgd:gunsan, <iri>, "text"@ko, "5"^^xsd:integer, 42, or plain text.',
+)
+@click.option("--no-reasoning", is_flag=True, help="Query the asserted graphs only.")
+@click.option("--no-labels", is_flag=True, help="In tables, show IRIs as CURIEs even when they have labels.")
+@click.option("-o", "--output", default="-", metavar="FILE", help="Where to write; - (default) for stdout.")
+@click.pass_obj
+def query(
+    settings: Settings,
+    query: str | None,
+    sparql_text: str | None,
+    list_only: bool,
+    fmt: str,
+    params: tuple[str, ...],
+    no_reasoning: bool,
+    no_labels: bool,
+    output: str,
+) -> None:
+    """Run a named query (see --list), a .rq file, or -e SPARQL over the reasoned graph."""
+    if list_only:
+        if query or sparql_text:
+            raise UsageError("--list takes no query")
+        infos = list_queries(settings.queries)
+        rows = [[info.name, info.title] for info in infos]
+        _emit(render_table(["name", "title"], rows), output)
+        return
+    if bool(query) == bool(sparql_text):
+        raise UsageError("give a query NAME or PATH, or -e SPARQL (see kg query --list)")
+    bindings = dict(parse_assignment(p) for p in params)
+    if len(bindings) < len(params):
+        raise UsageError("each --param NAME may be given once")
+    engine = get_engine(settings.engine)
+    # Check the query and its params before paying for loading and reasoning.
+    bound = bind_query(sparql_text or query, queries_dir=settings.queries, engine=engine, **bindings)
+    sources = settings.sources()
+    if no_reasoning:
+        dataset = sources.dataset()
+    else:
+        dataset = reason_sources(sources, engine, use_cache=settings.use_cache).dataset()
+    answer = execute(bound, dataset, engine)
+    _emit(write_answer(answer, fmt, labels_from=None if no_labels else dataset), output)
+
+
+@cli.command()
+@click.pass_obj
+def stats(settings: Settings) -> None:
+    """Count triples per graph and entities per most specific kg: class."""
+    engine = get_engine(settings.engine)
+    dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
+    result = compute_stats(dataset, engine)
+    text = render_table(
+        ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
+    )
+    text += "\n" + render_table(
+        ["class", "entities"], [[curie(c), str(n)] for c, n in result.classes], right_align=[False, True]
+    )
+    _emit(text, "-")
+
+
+def _emit(text: str, output: str) -> None:
+    """Write to stdout as UTF-8 whatever the locale, or atomically to a file."""
+    if output == "-":
+        stream = getattr(sys.stdout, "buffer", None)
+        if stream is None:  # stdout replaced by a text-only object
+            sys.stdout.write(text)
+        else:
+            sys.stdout.flush()
+            stream.write(text.encode("utf-8"))
+            stream.flush()
+    else:
+        atomic_write(Path(output), text.encode("utf-8"))
+
+
+def main() -> None:  # pragma: no cover - exercised by `python -m kg`
+    cli(prog_name="kg")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

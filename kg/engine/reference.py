@@ -1,0 +1,328 @@
+"""The reference engine: rdflib for parsing and SPARQL, owlrl for the OWL 2 RL closure.
+
+Slow but simple and well understood; other engines are checked against it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+from collections.abc import Iterator, Mapping
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+from xml.sax import SAXParseException
+
+import owlrl
+from pyparsing import ParseException
+from rdflib import Dataset, Graph, URIRef, Variable
+from rdflib.exceptions import ParserError
+from rdflib.plugins.parsers.notation3 import BadSyntax
+from rdflib.plugins.sparql import prepareQuery
+from rdflib.plugins.sparql.parser import parseUpdate
+from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.plugins.sparql.sparql import AlreadyBound
+from rdflib.term import Node
+
+from kg.engine import Answer, Prepared
+from kg.errors import LoadError, QueryError
+from kg.namespaces import PREFIXES
+from kg.paths import display
+
+_SYNTAX_NAMES = {"turtle": "Turtle", "nt": "N-Triples", "json-ld": "JSON-LD", "xml": "RDF/XML"}
+
+_KINDS = {
+    "SelectQuery": "SELECT",
+    "AskQuery": "ASK",
+    "ConstructQuery": "CONSTRUCT",
+    "DescribeQuery": "DESCRIBE",
+}
+
+
+class ReferenceEngine:
+    name = "reference"
+
+    def __init__(self) -> None:
+        self.version = f"rdflib-{version('rdflib')}+owlrl-{version('owlrl')}"
+
+    # -- parsing -------------------------------------------------------------
+
+    def parse(self, path: Path, format: str) -> Graph:
+        """Parse one file with rdflib, turning every parser failure into a LoadError with file and line."""
+        name = display(path)
+        syntax = _SYNTAX_NAMES.get(format, format)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            raise LoadError(f"{name}: no such file") from None
+        except OSError as error:
+            raise LoadError(f"{name}: cannot read: {error.strerror or error}") from None
+
+        source: str | bytes
+        if format == "xml":
+            source = raw  # RDF/XML declares its own encoding
+        else:
+            source = _decode_utf8(raw, name)
+            if format == "json-ld":
+                _refuse_remote_contexts(source, name)
+
+        graph = Graph()
+        text = source if isinstance(source, str) else None
+        try:
+            with _quiet_invalid_iri_warnings():  # _refuse_invalid_iris reports them properly
+                graph.parse(data=source, format=format, publicID=path.resolve().as_uri())
+        except BadSyntax as error:
+            line = _bad_syntax_line(error)
+            raise LoadError(f"{name}, line {line}: {error._why} — fix the {syntax} syntax there") from None
+        except json.JSONDecodeError as error:
+            raise LoadError(f"{name}, line {error.lineno}: {error.msg} — fix the {syntax} syntax there") from None
+        except SAXParseException as error:
+            line = error.getLineNumber()
+            raise LoadError(f"{name}, line {line}: {error.getMessage()} — fix the {syntax} syntax there") from None
+        except ParserError as error:
+            if format == "nt":
+                line, message = _first_bad_ntriples_line(source)
+                raise LoadError(f"{name}, line {line}: {message} — fix the {syntax} syntax there") from None
+            raise LoadError(f"{name}: {error} — fix the {syntax} there") from None
+        except Exception as error:  # rdflib's parsers also raise ValueError, KeyError... on bad input
+            quoted = re.search(r"'([^']+)'", str(error))
+            where = _where(text, quoted.group(1)) if quoted else ""
+            raise LoadError(f"{name}{where}: {error} — fix the {syntax} there") from None
+        _refuse_invalid_iris(graph, text, name, syntax)
+        return graph
+
+    # -- reasoning -----------------------------------------------------------
+
+    def closure(self, graph: Graph) -> Graph:
+        """OWL 2 RL closure of a copy of `graph`, without axiomatic or datatype triples (they are noise)."""
+        copy = Graph()
+        copy += graph
+        owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(copy)
+        return copy
+
+    # -- SPARQL --------------------------------------------------------------
+
+    def prepare(self, sparql_text: str) -> Prepared:
+        """Parse a read-only query; updates, SERVICE and syntax errors become QueryError."""
+        if not _has_content(sparql_text):
+            raise QueryError("empty query: the text holds no SPARQL, only comments or blanks")
+        try:
+            query = prepareQuery(sparql_text, initNs=dict(PREFIXES))
+        except ParseException as error:
+            if _is_update(sparql_text):
+                raise QueryError("update requests are not allowed: kg is read-only") from None
+            at_end = " (the end of the query)" if not sparql_text[error.loc :].strip() else ""
+            raise QueryError(
+                f"SPARQL syntax error at line {error.lineno}, column {error.col}{at_end}: {error.msg}"
+            ) from None
+        except Exception as error:  # rdflib raises bare Exceptions, e.g. for an unknown prefix
+            raise QueryError(f"invalid SPARQL: {error}") from None
+        algebra = query.algebra
+        if any(node.name == "ServiceGraphPattern" for node in _walk(algebra)):
+            raise QueryError("SERVICE is not allowed: kg queries only its own graphs, offline")
+        return Prepared(
+            text=sparql_text,
+            kind=_KINDS[algebra.name],
+            variables=frozenset(str(v) for v in _variables(algebra)),
+            ordered=_is_ordered(algebra),
+            native=query,
+        )
+
+    def query(self, dataset: Graph, prepared: Prepared, bindings: Mapping[str, Node]) -> Answer:
+        """Run with rdflib; FROM/FROM NAMED may only name graphs the dataset already has."""
+        _check_dataset_clause(prepared.native.algebra, dataset)
+        try:
+            result = dataset.query(prepared.native, initBindings=dict(bindings))
+            answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
+            if prepared.kind == "SELECT":
+                answer.variables = [str(v) for v in result.vars or []]
+                answer.rows = [tuple(row) for row in result]
+            elif prepared.kind == "ASK":
+                answer.boolean = bool(result.askAnswer)
+            else:
+                answer.graph = result.graph
+        except AlreadyBound as error:
+            raise QueryError(f"a parameter clashes with a variable the query binds itself ({error})") from None
+        return answer
+
+
+ENGINE_CLASS = ReferenceEngine
+
+
+def _decode_utf8(raw: bytes, name: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise LoadError(
+            f"{name}, line {line}: not valid UTF-8 (byte 0x{raw[error.start]:02x}) — save the file as UTF-8"
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+_NOT_IN_IRIS = re.compile(r'[\x00-\x20<>"{}|^`\\]')
+
+
+def _refuse_invalid_iris(graph: Graph, text: str | None, name: str, syntax: str) -> None:
+    """rdflib accepts IRIs with spaces or quotes (and only warns); they break every serializer later."""
+    invalid = sorted({t for triple in graph for t in triple if isinstance(t, URIRef) and _NOT_IN_IRIS.search(t)})
+    if invalid:
+        iri = str(invalid[0])
+        # The IRI may be written as prefix:name; then its namespace part is what the text holds.
+        where = next(
+            (
+                w
+                for w in (
+                    _where(text, iri),
+                    _where(text, iri.rsplit("/", 1)[0] + "/"),
+                    _where(text, iri.rsplit("#", 1)[0] + "#"),
+                )
+                if w
+            ),
+            "",
+        )
+        raise LoadError(
+            f"{name}{where}: invalid IRI <{iri}> (no spaces, quotes or <>{{}}|^`\\ allowed) — fix the {syntax} there"
+        )
+
+
+def _where(text: str | None, needle: str) -> str:
+    """ ", line N" for the first line of `text` containing `needle`, else ""."""
+    if text is None or not needle or needle not in text:
+        return ""
+    return f", line {text[: text.index(needle)].count(chr(10)) + 1}"
+
+
+class _DropInvalidIriWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "does not look like a valid URI" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_invalid_iri_warnings() -> Iterator[None]:
+    logger, quiet = logging.getLogger("rdflib.term"), _DropInvalidIriWarnings()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
+
+
+def _bad_syntax_line(error: BadSyntax) -> int:
+    # `_i` indexes the decoded text; `lines` can lag behind it, so count newlines ourselves.
+    try:
+        text = error._str.decode("utf-8")
+        return text[: error._i].count("\n") + 1
+    except (AttributeError, UnicodeDecodeError, TypeError):
+        return error.lines + 1
+
+
+def _first_bad_ntriples_line(text: str) -> tuple[int, str]:
+    # rdflib's N-Triples errors carry no line number; N-Triples is line-based, so find it.
+    for number, line in enumerate(text.splitlines(), start=1):
+        try:
+            with _quiet_invalid_iri_warnings():
+                Graph().parse(data=line + "\n", format="nt")
+        except ParserError as error:
+            return number, str(error)
+    return 1, "invalid N-Triples"
+
+
+def _refuse_remote_contexts(text: str, name: str) -> None:
+    """rdflib would fetch a remote @context over the network; kg never does."""
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise LoadError(f"{name}, line {error.lineno}: {error.msg} — fix the JSON-LD syntax there") from None
+
+    def remote(value: Any) -> Iterator[str]:
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            if isinstance(item, str):
+                yield item
+            elif isinstance(item, dict) and isinstance(item.get("@import"), str):
+                yield item["@import"]
+
+    def walk(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "@context":
+                    yield from remote(value)
+                yield from walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item)
+
+    for reference in walk(document):
+        raise LoadError(
+            f"{name}: refers to the remote JSON-LD context {reference}; kg works offline — inline the context"
+        )
+
+
+def _has_content(sparql_text: str) -> bool:
+    # Comment-only text: good enough to see through `#` comments; IRIs can't start a line.
+    return any(line.strip() and not line.lstrip().startswith("#") for line in sparql_text.splitlines())
+
+
+def _is_update(sparql_text: str) -> bool:
+    # Parse only: translating would fail on prefixes the text leaves to initNs.
+    try:
+        parsed = parseUpdate(sparql_text)
+    except ParseException:  # not an update either; the query's syntax error is the one to report
+        return False
+    return bool(dict.get(parsed, "request"))
+
+
+def _walk(node: Any) -> Iterator[CompValue]:
+    """Every algebra node below `node`, depth first."""
+    if isinstance(node, CompValue):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, (list, tuple, set, frozenset)):
+        for item in node:
+            yield from _walk(item)
+    elif isinstance(node, dict):
+        for value in node.values():
+            yield from _walk(value)
+
+
+def _variables(node: Any) -> Iterator[Variable]:
+    if isinstance(node, Variable):
+        yield node
+    elif isinstance(node, dict):  # CompValue is an OrderedDict; its `_vars` are values too
+        for value in node.values():
+            yield from _variables(value)
+    elif isinstance(node, (list, tuple, set, frozenset)):
+        for item in node:
+            yield from _variables(item)
+
+
+def _is_ordered(algebra: CompValue) -> bool:
+    # Follow the solution-modifier spine (Slice, Project, Distinct...) down to an OrderBy.
+    node = dict.get(algebra, "p")
+    while isinstance(node, CompValue):
+        if node.name == "OrderBy":
+            return True
+        if node.name not in {"Slice", "Project", "Distinct", "Reduced", "ToMultiSet", "Extend"}:
+            return False
+        node = dict.get(node, "p")
+    return False
+
+
+def _check_dataset_clause(algebra: CompValue, dataset: Graph) -> None:
+    # rdflib would fetch an unknown FROM graph from the network; only allow graphs we hold.
+    # (On a plain Graph rdflib ignores FROM, so there is nothing to check.)
+    clause = dict.get(algebra, "datasetClause") or []
+    if not clause or not isinstance(dataset, Dataset):
+        return
+    known = {g.identifier for g in dataset.graphs() if len(g)}
+    for item in clause:
+        iri = dict.get(item, "default") or dict.get(item, "named")
+        if isinstance(iri, URIRef) and iri not in known:
+            names = ", ".join(sorted(f"<{g}>" for g in known)) or "none"
+            raise QueryError(
+                f"FROM <{iri}>: no such graph in kg's dataset (graphs: {names}); kg never loads graphs from elsewhere"
+            )

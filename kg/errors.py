@@ -1,0 +1,33 @@
+"""Errors a user can fix; the CLI prints them as one line and exits with their code."""
+
+from __future__ import annotations
+
+
+class KgError(Exception):
+    """Base of every expected failure: bad input, bad query, unwritable output."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        # One line, so the CLI's "Error: ..." never spills a multi-line parser dump.
+        self.message = " ".join(str(message).split())
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class LoadError(KgError):
+    """An input file is missing, unreadable or not valid RDF, or an import can't be resolved locally."""
+
+
+class QueryError(KgError):
+    """A SPARQL query is unknown, malformed, not read-only, or given bad parameters."""
+
+
+class UsageError(KgError):
+    """Options that don't fit together."""
+
+
+class OutputError(KgError):
+    """An output file can't be written."""

@@ -1,0 +1,171 @@
+"""Read the ontology (following owl:imports through the local catalog) and the data files.
+
+Nothing here touches the network: an import without a local file is an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rdflib import Dataset, Graph, URIRef
+
+from kg.engine import Engine, get_engine
+from kg.errors import LoadError
+from kg.namespaces import KGG, OWL, bind
+from kg.paths import display
+
+log = logging.getLogger(__name__)
+
+ENTRY_FILE = "kg.ttl"
+CATALOG_FILE = "catalog-v001.xml"
+
+# File suffix -> engine parse format. Turtle is the norm; the others are accepted.
+FORMATS: dict[str, str] = {".ttl": "turtle", ".nt": "nt", ".jsonld": "json-ld", ".rdf": "xml"}
+
+
+@dataclass
+class Loaded:
+    """A merged graph and the files it came from, in the order they were read."""
+
+    graph: Graph
+    files: list[Path] = field(default_factory=list)
+
+
+@dataclass
+class Sources:
+    """Everything reasoning starts from: the ontology and the data, kept apart."""
+
+    ontology: Loaded
+    data: Loaded
+
+    def dataset(self) -> Dataset:
+        """The asserted graphs as a Dataset: kgg:ontology and kgg:data, queried as their union by default."""
+        return build_dataset({KGG.ontology: self.ontology.graph, KGG.data: self.data.graph})
+
+
+def load(ontology: Path, data: Iterable[Path], engine: Engine | None = None) -> Sources:
+    """Load the ontology entry point (a folder holding kg.ttl, or a file) and data files or folders."""
+    engine = engine or get_engine()
+    return Sources(ontology=load_ontology(ontology, engine), data=load_data(data, engine))
+
+
+def load_ontology(directory: Path, engine: Engine | None = None) -> Loaded:
+    """Parse ontology/kg.ttl and, recursively, everything it owl:imports, resolved via catalog-v001.xml."""
+    engine = engine or get_engine()
+    directory = Path(directory)
+    entry = directory if directory.is_file() else directory / ENTRY_FILE
+    if not directory.exists():
+        raise LoadError(f"{display(directory)}: no such folder")
+    if not entry.is_file():
+        raise LoadError(f"{display(directory)}: no {ENTRY_FILE} in this folder")
+    catalog_path = entry.parent / CATALOG_FILE
+    catalog: dict[str, Path] | None = None  # read only if something is imported
+
+    merged = Graph()
+    files: list[Path] = []
+    queue = [entry.resolve()]
+    seen: set[Path] = set()
+    while queue:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        graph = engine.parse(path, _format_of(path))
+        files.append(path)
+        merged += graph
+        for iri in sorted(set(graph.objects(None, OWL.imports))):
+            if catalog is None:
+                catalog = read_catalog(catalog_path, importer=path, iri=iri)
+            target = catalog.get(str(iri))
+            if target is None:
+                raise LoadError(
+                    f"{display(path)} imports <{iri}>, which {display(catalog_path)} does not map to a local file "
+                    f'(kg never fetches imports) — add <uri name="{iri}" uri="..."/> to the catalog'
+                )
+            if not target.is_file():
+                raise LoadError(f"{display(catalog_path)} maps <{iri}> to {display(target)}, which does not exist")
+            queue.append(target.resolve())
+    log.info("loaded ontology: %d file(s), %d triples", len(files), len(merged))
+    return Loaded(bind(merged), files)
+
+
+def read_catalog(path: Path, importer: Path | None = None, iri: URIRef | None = None) -> dict[str, Path]:
+    """Import IRI -> local file, from an OASIS XML catalog as written by Protégé and ROBOT."""
+    if not path.is_file():
+        because = f" ({display(importer)} imports <{iri}>)" if importer is not None else ""
+        raise LoadError(f"{display(path)}: no such file{because}; kg resolves owl:imports only through this catalog")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as error:
+        line = error.position[0]
+        raise LoadError(f"{display(path)}, line {line}: {_xml_message(error)} — fix the XML there") from None
+    mapping: dict[str, Path] = {}
+    _collect_uris(root, path.parent, mapping)
+    return mapping
+
+
+def _collect_uris(element: ET.Element, base: Path, mapping: dict[str, Path]) -> None:
+    # <group xml:base="..."> shifts the base for the entries inside it.
+    xml_base = element.get("{http://www.w3.org/XML/1998/namespace}base")
+    if xml_base:
+        base = base / xml_base
+    for child in element:
+        if _local_name(child.tag) == "uri" and child.get("name") and child.get("uri"):
+            mapping.setdefault(child.get("name"), base / child.get("uri"))
+        else:
+            _collect_uris(child, base, mapping)
+
+
+def load_data(paths: Iterable[Path], engine: Engine | None = None) -> Loaded:
+    """Parse data files, and every RDF file (sorted by name) directly inside data folders, into one graph."""
+    engine = engine or get_engine()
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix in FORMATS and p.is_file())
+            if not found:
+                raise LoadError(f"{display(path)}: no .ttl files in this folder")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise LoadError(f"{display(path)}: no such file or folder")
+    if not files:
+        raise LoadError("no data given")
+    files = list(dict.fromkeys(p.resolve() for p in files))  # a file named twice is read once
+    merged = Graph()
+    for path in files:
+        merged += engine.parse(path, _format_of(path))
+    log.info("loaded data: %d file(s), %d triples", len(files), len(merged))
+    return Loaded(bind(merged), files)
+
+
+def build_dataset(graphs: dict[URIRef, Graph]) -> Dataset:
+    """A Dataset holding `graphs` as named graphs whose union is the default graph."""
+    dataset = bind(Dataset(default_union=True))
+    for name, graph in graphs.items():
+        context = dataset.graph(name)
+        dataset.addN((s, p, o, context) for s, p, o in graph)
+    return dataset
+
+
+def _format_of(path: Path) -> str:
+    try:
+        return FORMATS[path.suffix]
+    except KeyError:
+        known = ", ".join(FORMATS)
+        suffix = path.suffix or "(none)"
+        raise LoadError(f"{display(path)}: unknown RDF file type {suffix!r}; use one of {known}") from None
+
+
+def _local_name(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _xml_message(error: ET.ParseError) -> str:
+    # "mismatched tag: line 3, column 2" -> "mismatched tag"
+    return str(error).split(":", 1)[0]

@@ -1,0 +1,101 @@
+"""Where kg finds its bundled resources and cache, and how it writes files safely."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from kg.errors import OutputError
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def resource_root() -> Path:
+    """The folder holding ontology/, data/ and queries/.
+
+    An installed wheel carries them in kg/resources/ (hatchling force-include);
+    a checkout or editable install has them at the repository root.
+    """
+    bundled = _PACKAGE_DIR / "resources"
+    return bundled if bundled.is_dir() else _PACKAGE_DIR.parent
+
+
+def ontology_dir() -> Path:
+    return resource_root() / "ontology"
+
+
+def data_dir() -> Path:
+    return resource_root() / "data"
+
+
+def queries_dir() -> Path:
+    return resource_root() / "queries"
+
+
+def internal_sparql_dir() -> Path:
+    """Queries kg itself runs (stats); queries/ belongs to the ontology authors."""
+    return _PACKAGE_DIR / "sparql"
+
+
+def cache_dir() -> Path:
+    """KG_CACHE_DIR, else $XDG_CACHE_HOME/battery-kg, else ~/.cache/battery-kg."""
+    explicit = os.environ.get("KG_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "battery-kg"
+
+
+def display(path: Path | str) -> str:
+    """A path as the user would type it: relative to the working directory when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def atomic_write(path: Path | str, data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder and os.replace.
+
+    Readers never see a half-written file, and a failed write leaves the old file intact.
+    """
+    path = Path(path)
+    folder = path.parent
+    if path.is_dir():
+        raise OutputError(f"cannot write {display(path)}: it is a directory")
+    if not folder.is_dir():
+        problem = "is not a folder" if folder.exists() else "does not exist"
+        raise OutputError(f"cannot write {display(path)}: {display(folder)} {problem}")
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OutputError(f"cannot write {display(path)}: {error.strerror or error}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp creates 0600; give the file the permissions a plain open() would.
+        os.chmod(temp_name, 0o666 & ~_umask())
+        os.replace(temp_name, path)
+    except OSError as error:
+        _remove_quietly(temp_name)
+        raise OutputError(f"cannot write {display(path)}: {error.strerror or error}") from None
+    except BaseException:
+        _remove_quietly(temp_name)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def _remove_quietly(name: str) -> None:
+    try:
+        os.unlink(name)
+    except OSError:
+        pass

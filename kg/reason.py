@@ -1,0 +1,186 @@
+"""OWL 2 RL reasoning on a copy of the asserted graphs, returning only the useful new triples.
+
+The closure is expensive, so results are cached on disk, keyed by the exact input bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from kg.engine import Engine, get_engine
+from kg.errors import OutputError
+from kg.load import Sources, build_dataset
+from kg.namespaces import KGG, OURS, OWL, RDF, RDFS, XSD, bind
+from kg.paths import atomic_write, display
+from kg.paths import cache_dir as default_cache_dir
+
+log = logging.getLogger(__name__)
+
+# Bump whenever the closure or the noise filter changes, so stale caches are not reused.
+REASONER_VERSION = "1"
+
+_BUILTIN_NAMESPACES = (str(OWL), str(RDF), str(RDFS), str(XSD))
+_CONTAINER_MEMBERSHIP = re.compile(re.escape(str(RDF)) + r"_[0-9]+$")
+_REFLEXIVE_NOISE = (RDFS.subClassOf, RDFS.subPropertyOf, OWL.equivalentClass, OWL.equivalentProperty, OWL.sameAs)
+_CACHE_HEADER = re.compile(rb"# battery-kg reasoning cache: ontology=(\d+) data=(\d+) inferred=(\d+)\n")
+
+
+@dataclass
+class Inference:
+    """Asserted graphs plus what reasoning added to them (noise removed)."""
+
+    ontology: Graph
+    data: Graph
+    inferred: Graph
+    engine: str = ""
+    from_cache: bool = False
+
+    @cached_property
+    def asserted(self) -> Graph:
+        return bind(self.ontology + self.data)
+
+    def dataset(self) -> Dataset:
+        """kgg:ontology, kgg:data and kgg:inferred, queried as their union by default."""
+        return build_dataset({KGG.ontology: self.ontology, KGG.data: self.data, KGG.inferred: self.inferred})
+
+
+def is_noise(s: Node, p: Node, o: Node) -> bool:
+    """True for entailments that say nothing about the battery domain (see STYLE.md, practice 5)."""
+    if isinstance(s, Literal):
+        return True  # Turtle can't even write these
+    if any(isinstance(t, URIRef) and _CONTAINER_MEMBERSHIP.match(t) for t in (s, p, o)):
+        return True
+    # str.startswith: rdflib's Identifier.startswith silently mishandles a tuple of prefixes.
+    if isinstance(s, URIRef) and str.startswith(s, _BUILTIN_NAMESPACES):
+        return True  # axioms about owl:Thing, xsd:string, rdfs:label...
+    if p == RDF.type and o in (OWL.Thing, RDFS.Resource):
+        return True
+    if p in _REFLEXIVE_NOISE and s == o:
+        return True
+    if p == RDFS.subClassOf and o == OWL.Thing:
+        return True
+    if p == OWL.sameAs and not (_ours(s) and _ours(o)):
+        return True  # identity with outside IRIs would smush their facts into ours
+    return False
+
+
+def _ours(term: Node) -> bool:
+    return isinstance(term, BNode) or (isinstance(term, URIRef) and str.startswith(term, OURS))
+
+
+def remove_noise(graph: Graph) -> Graph:
+    """A new graph with the triples of `graph` that are not noise."""
+    kept = Graph()
+    kept.addN((s, p, o, kept) for s, p, o in graph if not is_noise(s, p, o))
+    return kept
+
+
+def reason(ontology: Graph, data: Graph, engine: Engine | None = None) -> Inference:
+    """Run the engine's closure over ontology + data (never modified) and keep the new, useful triples."""
+    engine = engine or get_engine()
+    log.info("reasoning with the %s engine (%s)", engine.name, engine.version)
+    asserted = ontology + data
+    closure = engine.closure(asserted)
+    inferred = Graph()
+    inferred.addN((s, p, o, inferred) for s, p, o in closure if (s, p, o) not in asserted and not is_noise(s, p, o))
+    log.info("inferred %d triples (%d in the raw closure)", len(inferred), len(closure) - len(asserted))
+    return Inference(ontology, data, bind(inferred), engine=engine.name)
+
+
+def cache_key(sources: Sources, engine: Engine) -> str:
+    """sha256 over the engine, REASONER_VERSION and every input file's path and bytes."""
+    digest = hashlib.sha256()
+    for part in ("battery-kg reasoning", engine.name, engine.version, REASONER_VERSION):
+        digest.update(part.encode() + b"\0")
+    for role, files in (("ontology", sources.ontology.files), ("data", sources.data.files)):
+        for path in sorted(files):
+            # The path matters too: relative IRIs resolve against it.
+            digest.update(f"{role}\0{path}\0".encode())
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def reason_sources(
+    sources: Sources,
+    engine: Engine | None = None,
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+) -> Inference:
+    """`reason` over loaded sources, reusing a cached result for identical inputs.
+
+    The cache holds the asserted graphs too (as N-Quads), because blank nodes get new
+    names at every parse: only the cached copies match the cached inferences.
+    """
+    engine = engine or get_engine()
+    if not use_cache:
+        return reason(sources.ontology.graph, sources.data.graph, engine)
+    path = Path(cache_dir or default_cache_dir()) / f"{cache_key(sources, engine)}.nq"
+    cached = _read_cache(path)
+    if cached is not None:
+        log.info("reasoning cache hit: %s (%s engine skipped)", display(path), engine.name)
+        cached.engine = engine.name
+        return cached
+    log.info("reasoning cache miss: %s", display(path))
+    inference = reason(sources.ontology.graph, sources.data.graph, engine)
+    _write_cache(path, inference)
+    return inference
+
+
+def reasoned_dataset(
+    sources: Sources,
+    engine: Engine | None = None,
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+) -> Dataset:
+    """The Dataset queries run over: kgg:ontology, kgg:data and kgg:inferred, union by default."""
+    return reason_sources(sources, engine, use_cache=use_cache, cache_dir=cache_dir).dataset()
+
+
+def _read_cache(path: Path) -> Inference | None:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        log.warning("ignoring unreadable reasoning cache %s: %s", display(path), error.strerror)
+        return None
+    header = _CACHE_HEADER.match(raw)
+    try:
+        if not header:
+            raise ValueError("missing header")
+        dataset = Dataset()
+        dataset.parse(data=raw.decode("utf-8"), format="nquads")
+        graphs = {}
+        for name, expected in zip((KGG.ontology, KGG.data, KGG.inferred), header.groups(), strict=True):
+            graph = Graph()
+            graph += dataset.graph(name)
+            if len(graph) != int(expected):
+                raise ValueError(f"{name} has {len(graph)} triples, header says {int(expected)}")
+            graphs[name] = bind(graph)
+    except Exception as error:  # any damage at all: rebuild rather than trust it
+        log.warning("ignoring corrupt reasoning cache %s (%s); rebuilding", display(path), error)
+        return None
+    return Inference(graphs[KGG.ontology], graphs[KGG.data], graphs[KGG.inferred], from_cache=True)
+
+
+def _write_cache(path: Path, inference: Inference) -> None:
+    header = (
+        f"# battery-kg reasoning cache: ontology={len(inference.ontology)} "
+        f"data={len(inference.data)} inferred={len(inference.inferred)}\n"
+    ).encode()
+    body = inference.dataset().serialize(format="nquads", encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, header + body)
+    except (OSError, OutputError) as error:  # a cache that can't be written only costs time
+        log.warning("could not write reasoning cache %s: %s", display(path), error)

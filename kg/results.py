@@ -1,0 +1,383 @@
+"""Write query answers: W3C SPARQL results (JSON, XML, CSV, TSV), a terminal table, or Turtle.
+
+Every writer returns text and is deterministic: unordered answers are sorted and blank
+nodes renamed b0, b1... in order of appearance.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import unicodedata
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.compare import to_canonical_graph
+from rdflib.namespace import XSD
+from rdflib.term import Node
+
+from kg.engine import Answer
+from kg.errors import UsageError
+from kg.namespaces import PREFIXES, RDFS, bind
+
+RESULT_FORMATS = ("table", "csv", "tsv", "json", "xml")
+GRAPH_FORMATS = ("ttl",)
+SPARQL_RESULTS_NS = "http://www.w3.org/2005/sparql-results#"
+MAX_CELL_WIDTH = 60
+
+_NUMERIC = {
+    XSD.integer,
+    XSD.decimal,
+    XSD.double,
+    XSD.float,
+    XSD.int,
+    XSD.long,
+    XSD.short,
+    XSD.nonNegativeInteger,
+    XSD.positiveInteger,
+    XSD.negativeInteger,
+    XSD.nonPositiveInteger,
+    XSD.unsignedInt,
+    XSD.unsignedLong,
+    XSD.unsignedShort,
+    XSD.byte,
+    XSD.unsignedByte,
+}
+
+
+def write_answer(answer: Answer, format: str, labels_from: Graph | None = None) -> str:
+    """Render `answer` in `format`; graph answers (CONSTRUCT/DESCRIBE) are always Turtle."""
+    if answer.graph is not None:
+        if format not in (*GRAPH_FORMATS, "table"):
+            raise UsageError(f"{answer.kind} results are written as Turtle; --format {format} is for SELECT and ASK")
+        return graph_to_turtle(answer.graph)
+    if format == "ttl":
+        formats = ", ".join(RESULT_FORMATS)
+        raise UsageError(f"--format ttl is for CONSTRUCT and DESCRIBE; {answer.kind} results can be {formats}")
+    if answer.kind == "ASK" and format in ("csv", "tsv"):
+        raise UsageError(f"ASK results have no {format.upper()} form; use json, xml or table")
+    answer = normalized(answer)
+    if format == "json":
+        return to_json(answer)
+    if format == "xml":
+        return to_xml(answer)
+    if format == "csv":
+        return to_csv(answer)
+    if format == "tsv":
+        return to_tsv(answer)
+    if format == "table":
+        return to_table(answer, labeller(labels_from) if labels_from is not None else None)
+    raise UsageError(f"unknown format {format!r}; use one of {', '.join(RESULT_FORMATS)}")
+
+
+# -- determinism ---------------------------------------------------------------------
+
+
+def normalized(answer: Answer) -> Answer:
+    """Sort rows of an unordered SELECT and give blank nodes stable names."""
+    rows = list(answer.rows)
+    if not answer.ordered:
+        rows.sort(key=lambda row: tuple(_term_key(term) for term in row))
+    names: dict[BNode, BNode] = {}
+
+    def rename(term: Node | None) -> Node | None:
+        if isinstance(term, BNode):
+            return names.setdefault(term, BNode(f"b{len(names)}"))
+        return term
+
+    rows = [tuple(rename(term) for term in row) for row in rows]
+    return Answer(answer.kind, list(answer.variables), rows, answer.boolean, answer.graph, answer.ordered)
+
+
+def _term_key(term: Node | None) -> tuple:
+    if term is None:
+        return (0,)
+    if isinstance(term, BNode):
+        return (1,)  # labels are random; rows keep their relative order
+    if isinstance(term, URIRef):
+        return (2, str(term))
+    if isinstance(term, Literal):
+        if term.datatype in _NUMERIC and not term.ill_typed:
+            try:
+                return (3, 0, Decimal(str(term.toPython())), str(term))
+            except ArithmeticError:
+                pass
+        return (3, 1, str(term), str(term.datatype or ""), term.language or "")
+    return (4, str(term))
+
+
+# -- W3C formats -----------------------------------------------------------------------
+
+
+def to_json(answer: Answer) -> str:
+    """SPARQL 1.1 Query Results JSON Format."""
+    if answer.kind == "ASK":
+        document: dict = {"head": {}, "boolean": bool(answer.boolean)}
+    else:
+        bindings = [
+            {var: _json_term(term) for var, term in zip(answer.variables, row, strict=True) if term is not None}
+            for row in answer.rows
+        ]
+        document = {"head": {"vars": list(answer.variables)}, "results": {"bindings": bindings}}
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def _json_term(term: Node) -> dict[str, str]:
+    if isinstance(term, URIRef):
+        return {"type": "uri", "value": str(term)}
+    if isinstance(term, BNode):
+        return {"type": "bnode", "value": str(term)}
+    assert isinstance(term, Literal)
+    value = {"type": "literal", "value": str(term)}
+    if term.language:
+        value["xml:lang"] = term.language
+    elif term.datatype:
+        value["datatype"] = str(term.datatype)
+    return value
+
+
+def to_xml(answer: Answer) -> str:
+    """SPARQL Query Results XML Format."""
+    root = ET.Element("sparql", {"xmlns": SPARQL_RESULTS_NS})
+    head = ET.SubElement(root, "head")
+    if answer.kind == "ASK":
+        ET.SubElement(root, "boolean").text = "true" if answer.boolean else "false"
+    else:
+        for var in answer.variables:
+            ET.SubElement(head, "variable", {"name": var})
+        results = ET.SubElement(root, "results")
+        for row in answer.rows:
+            result = ET.SubElement(results, "result")
+            for var, term in zip(answer.variables, row, strict=True):
+                if term is None:
+                    continue
+                binding = ET.SubElement(result, "binding", {"name": var})
+                if isinstance(term, URIRef):
+                    ET.SubElement(binding, "uri").text = str(term)
+                elif isinstance(term, BNode):
+                    ET.SubElement(binding, "bnode").text = str(term)
+                else:
+                    attributes = {}
+                    if term.language:
+                        attributes["xml:lang"] = term.language
+                    elif term.datatype:
+                        attributes["datatype"] = str(term.datatype)
+                    ET.SubElement(binding, "literal", attributes).text = str(term)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def to_csv(answer: Answer) -> str:
+    """SPARQL 1.1 CSV: plain strings, RFC 4180 quoting, CRLF line ends."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(answer.variables)
+    for row in answer.rows:
+        writer.writerow([_csv_value(term) for term in row])
+    return buffer.getvalue()
+
+
+def _csv_value(term: Node | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    return str(term)
+
+
+def to_tsv(answer: Answer) -> str:
+    """SPARQL 1.1 TSV: ?var header, terms in N-Triples syntax, LF line ends."""
+    lines = ["\t".join(f"?{var}" for var in answer.variables)]
+    for row in answer.rows:
+        lines.append("\t".join("" if term is None else ntriples_term(term) for term in row))
+    return "\n".join(lines) + "\n"
+
+
+_NT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def ntriples_term(term: Node) -> str:
+    """A term in N-Triples syntax, escaping tabs and newlines so TSV cells stay one field."""
+    if isinstance(term, URIRef):
+        return f"<{term}>"
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    assert isinstance(term, Literal)
+    quoted = '"' + "".join(_NT_ESCAPES.get(char, char) for char in str(term)) + '"'
+    if term.language:
+        return f"{quoted}@{term.language}"
+    if term.datatype:
+        return f"{quoted}^^<{term.datatype}>"
+    return quoted
+
+
+# -- terminal table ------------------------------------------------------------------
+
+
+def labeller(graph: Graph) -> Callable[[URIRef], str | None]:
+    """iri -> "English label / 한국어 label" from rdfs:label, or None when it has no label."""
+    cache: dict[URIRef, str | None] = {}
+
+    def label(iri: URIRef) -> str | None:
+        if iri not in cache:
+            by_language: dict[str, list[str]] = {}
+            for value in graph.objects(iri, RDFS.label):
+                if isinstance(value, Literal):
+                    language = (value.language or "").lower().split("-")[0]
+                    by_language.setdefault(language, []).append(str(value))
+            chosen = [min(by_language[lang]) for lang in ("en", "ko") if lang in by_language]
+            if not chosen and by_language:
+                chosen = [min(min(values) for values in by_language.values())]
+            cache[iri] = " / ".join(chosen) or None
+        return cache[iri]
+
+    return label
+
+
+def curie(iri: URIRef) -> str:
+    """kgd:gunsan for IRIs in our prefixes, <iri> otherwise."""
+    best = ""
+    for prefix, namespace in PREFIXES.items():
+        ns = str(namespace)
+        if str.startswith(iri, ns) and len(ns) > len(best):
+            best, label = ns, prefix
+    if best:
+        local = iri[len(best) :]
+        if all(char.isalnum() or char in "_-." for char in local) and not local.endswith("."):
+            return f"{label}:{local}"
+    return f"<{iri}>"
+
+
+def to_table(answer: Answer, label: Callable[[URIRef], str | None] | None = None) -> str:
+    """A fixed-width table for terminals; IRIs as labels when known, else CURIEs."""
+    if answer.kind == "ASK":
+        return ("true" if answer.boolean else "false") + "\n"
+    numeric = [
+        all(_is_number(row[i]) for row in answer.rows if row[i] is not None)
+        and any(row[i] is not None for row in answer.rows)
+        for i in range(len(answer.variables))
+    ]
+    cells = [[_cell(term, label) for term in row] for row in answer.rows]
+    count = len(answer.rows)
+    footer = f"({count} row{'s' if count != 1 else ''})"
+    return render_table(answer.variables, cells, right_align=numeric, footer=footer)
+
+
+def _is_number(term: Node | None) -> bool:
+    return isinstance(term, Literal) and term.datatype in _NUMERIC
+
+
+def _cell(term: Node | None, label: Callable[[URIRef], str | None] | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        return (label(term) if label else None) or curie(term)
+    if isinstance(term, BNode):
+        return f"_:{term}"
+    return str(term)
+
+
+def display_width(text: str) -> int:
+    """Terminal columns: East Asian wide/fullwidth characters take two, combining marks none."""
+    width = 0
+    for char in text:
+        if unicodedata.combining(char):
+            continue
+        width += 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+    return width
+
+
+def _fit(text: str, limit: int = MAX_CELL_WIDTH) -> str:
+    text = " ".join(text.split())  # newlines and tabs would break the grid
+    if display_width(text) <= limit:
+        return text
+    out, width = "", 0
+    for char in text:
+        char_width = display_width(char)
+        if width + char_width > limit - 1:
+            break
+        out, width = out + char, width + char_width
+    return out + "…"
+
+
+def render_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    right_align: Sequence[bool] | None = None,
+    footer: str | None = None,
+) -> str:
+    """Columns padded to equal display width, a dashed rule under the headers."""
+    headers = [_fit(h) for h in headers]
+    rows = [[_fit(cell) for cell in row] for row in rows]
+    right_align = list(right_align or [False] * len(headers))
+    widths = [max([display_width(h)] + [display_width(row[i]) for row in rows]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = []
+        for cell, width, right in zip(cells, widths, right_align, strict=True):
+            padding = " " * (width - display_width(cell))
+            parts.append(padding + cell if right else cell + padding)
+        return "  ".join(parts).rstrip()
+
+    out = [line(headers), "  ".join("-" * w for w in widths)]
+    out += [line(row) for row in rows]
+    if footer:
+        out.append(footer)
+    return "\n".join(out) + "\n"
+
+
+# -- graphs --------------------------------------------------------------------------
+
+
+def graph_to_turtle(graph: Graph) -> str:
+    """Sorted, canonical longturtle with our prefixes: the same graph always gives the same bytes."""
+    copy = bind(Graph())
+    copy += graph
+    return copy.serialize(format="longturtle", canon=True)
+
+
+def serialize_graph(graph: Graph, format: str) -> str:
+    """A whole graph as ttl (longturtle), nt (sorted lines) or jsonld (our prefixes as @context).
+
+    Blank nodes are canonicalised first, so equal graphs give identical bytes on every run.
+    """
+    if format == "ttl":
+        return graph_to_turtle(graph)
+    canonical = bind(Graph())
+    canonical += to_canonical_graph(graph)
+    if format == "nt":
+        lines = canonical.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()
+        return "".join(f"{line}\n" for line in sorted(set(lines)) if line.strip())
+    if format == "jsonld":
+        context = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
+        text = canonical.serialize(format="json-ld", context=context, auto_compact=True)
+        return json.dumps(_sorted_jsonld(json.loads(text)), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    raise UsageError(f"unknown graph format {format!r}; use ttl, nt or jsonld")
+
+
+def _sorted_jsonld(node, in_list: bool = False):
+    # rdflib emits nodes and values in store order; sort them, but never reorder an @list.
+    if isinstance(node, dict):
+        return {
+            key: _sorted_jsonld(_type_as_string(value) if key == "@type" else value, key == "@list")
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        items = [_sorted_jsonld(item) for item in node]
+        if in_list:
+            return items
+        return sorted(items, key=lambda item: json.dumps(item, ensure_ascii=False, sort_keys=True))
+    return node
+
+
+def _type_as_string(value):
+    # rdflib writes a blank-node type as {"@id": "_:b"}; JSON-LD requires the string "_:b".
+    if isinstance(value, list):
+        return [_type_as_string(item) for item in value]
+    if isinstance(value, dict) and set(value) == {"@id"}:
+        return value["@id"]
+    return value

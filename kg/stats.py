@@ -1,0 +1,29 @@
+"""Size of the knowledge graph: triples per graph and entities per most specific class."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rdflib import Dataset, URIRef
+
+from kg.engine import Engine
+from kg.namespaces import KGG
+from kg.paths import internal_sparql_dir
+from kg.queries import run
+
+GRAPHS = {"ontology": KGG.ontology, "data": KGG.data, "inferred": KGG.inferred}
+
+
+@dataclass
+class Stats:
+    triples: dict[str, int]  # ontology / data / inferred -> triple count
+    classes: list[tuple[URIRef, int]]  # most specific kg: class -> entities, largest first
+
+
+def stats(dataset: Dataset, engine: Engine | None = None) -> Stats:
+    """Count with the two queries in kg/sparql/, so the numbers can be checked in any SPARQL tool."""
+    sparql = internal_sparql_dir()
+    per_graph = {row[0]: int(row[1]) for row in run(sparql / "triples-per-graph.rq", dataset, engine=engine).rows}
+    triples = {name: per_graph.get(iri, 0) for name, iri in GRAPHS.items()}
+    classes = [(row[0], int(row[1])) for row in run(sparql / "entities-per-class.rq", dataset, engine=engine).rows]
+    return Stats(triples, classes)

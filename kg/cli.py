@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from kg import __version__
-from kg.engine import DEFAULT_ENGINE, get_engine
+from kg.engine import DEFAULT_ENGINE, available_engines, get_engine
 from kg.errors import KgError, UsageError
 from kg.load import Sources, load
 from kg.namespaces import bind
@@ -51,6 +51,7 @@ class Settings:
     queries: Path
     use_cache: bool
     engine: str = DEFAULT_ENGINE
+    validate: bool = True
 
     def sources(self) -> Sources:
         return load(self.ontology, self.data, get_engine(self.engine))
@@ -96,9 +97,18 @@ def _setup_logging(verbose: bool) -> None:
     "--queries", type=click.Path(path_type=Path), help="Folder of named queries (*.rq). Default: the bundled queries/."
 )
 @click.option("--no-cache", is_flag=True, help="Reason from scratch; neither read nor write the cache.")
+@click.option(
+    "--engine",
+    type=click.Choice(available_engines()),
+    default=DEFAULT_ENGINE,
+    show_default=True,
+    envvar="KG_ENGINE",
+    help="Which engine parses, reasons and queries (also $KG_ENGINE).",
+)
+@click.option("--no-validate", is_flag=True, help="Reason and query even when the data breaks the shapes.")
 @click.option("-v", "--verbose", is_flag=True, help="Log what runs (engine, cache hits) to stderr.")
 @click.pass_context
-def cli(ctx: click.Context, data, ontology, queries, no_cache, verbose) -> None:
+def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_validate, verbose) -> None:
     """Build, reason over and query the battery-kg knowledge graph.
 
     Errors print one line starting with "Error:" and exit with status 2.
@@ -109,6 +119,8 @@ def cli(ctx: click.Context, data, ontology, queries, no_cache, verbose) -> None:
         ontology=ontology or ontology_dir(),
         queries=queries or queries_dir(),
         use_cache=not no_cache,
+        engine=engine,
+        validate=not no_validate,
     )
 
 
@@ -210,6 +222,14 @@ def stats(settings: Settings) -> None:
         ["class", "entities"], [[curie(c), str(n)] for c, n in result.classes], right_align=[False, True]
     )
     _emit(text, "-")
+
+
+# Commands of later stages go below their marker; each area edits only its own section.
+# --- validate (issue 5) ---
+# --- load / synth (issue 6) ---
+# --- export / render / analyze (issue 3) ---
+# --- link / publish (issue 4) ---
+# --- serve / push (issue 7) ---
 
 
 def _emit(text: str, output: str) -> None:

@@ -57,3 +57,35 @@ def kg():
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return invoke
+
+
+# -- the bundled ontology and data, reasoned once per session ------------------------------
+
+
+@pytest.fixture(scope="session")
+def bundled_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A reasoning cache shared by the session; `bundled_inference` fills it for the bundled files."""
+    return tmp_path_factory.mktemp("bundled-cache")
+
+
+@pytest.fixture(scope="session")
+def bundled_inference(bundled_cache_dir: Path):
+    """The bundled ontology + data/ reasoned once (owlrl takes seconds), and cached for the CLI."""
+    from kg.load import load
+    from kg.paths import data_dir, ontology_dir
+    from kg.reason import reason_sources
+
+    return reason_sources(load(ontology_dir(), [data_dir()]), cache_dir=bundled_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def bundled_dataset(bundled_inference):
+    """kgg:ontology, kgg:data and kgg:inferred of the bundled graph; read-only, shared by all tests."""
+    return bundled_inference.dataset()
+
+
+@pytest.fixture
+def bundled_cache(bundled_inference, bundled_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point `kg` at the session's filled cache, so CLI tests on the bundled data skip owlrl."""
+    monkeypatch.setenv("KG_CACHE_DIR", str(bundled_cache_dir))
+    return bundled_cache_dir

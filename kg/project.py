@@ -117,6 +117,11 @@ class _Model:
         minimal = [c for c in classes if not any(c in self.superclasses[d] for d in classes if d != c)]
         return min(minimal, key=curie)
 
+    def top_class(self, cls: URIRef) -> URIRef:
+        """The most general kg: superclass of `cls` (itself when it has none)."""
+        tops = [c for c in self.superclasses[cls] if _in(c, KG) and not any(_in(d, KG) for d in self.superclasses[c])]
+        return min(tops, key=curie) if tops else cls
+
     def label(self, term: URIRef, lang: str) -> str:
         return _pick(self.everything, term, _LABEL_PROPERTIES, lang) or curie(term)
 
@@ -445,6 +450,8 @@ def _node_attributes(model: _Model, places: _Places, entity: URIRef, lang: str) 
         "iri": str(entity),
         "type": curie(cls),
         "type_label": model.label(cls, lang),
+        # The top kg: class (kg:Place, kg:Agent, kg:Initiative, kg:ValueChainStage...), for colouring by class.
+        "category": curie(model.top_class(cls)),
         "label": (label_ko if lang == "ko" else label_en) or label_en or curie(entity),
         "label_en": label_en or curie(entity),
         "label_ko": label_ko,

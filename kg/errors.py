@@ -31,3 +31,7 @@ class UsageError(KgError):
 
 class OutputError(KgError):
     """An output file can't be written."""
+
+
+class RenderError(KgError):
+    """A picture can't be drawn: Graphviz is missing or fails."""

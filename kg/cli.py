@@ -228,6 +228,89 @@ def stats(settings: Settings) -> None:
 # --- validate (issue 5) ---
 # --- load / synth (issue 6) ---
 # --- export / render / analyze (issue 3) ---
+
+_EXPORT_SUFFIXES = {
+    ".graphml": "graphml",
+    ".gexf": "gexf",
+    ".cyjs": "cytoscape",
+    ".dot": "dot",
+    ".gv": "dot",
+    ".csv": "csv",
+    ".zip": "csv",
+    ".ttl": "ttl",
+    ".nt": "nt",
+    ".jsonld": "jsonld",
+    ".html": "html",
+}
+
+
+@cli.command("export")
+@click.option(
+    "--format",
+    "fmt",
+    metavar="FORMAT",
+    help="graphml gexf cytoscape d3 dot csv ttl nt jsonld html. Default: from -o's suffix.",
+)
+@click.option(
+    "-o", "--output", required=True, metavar="FILE", help="Where to write (CSV: FILE and FILE-edges.csv, or one .zip)."
+)
+@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Label language.")
+@click.option("--inferred", is_flag=True, help="Add inferred edges (only those no kept edge already implies).")
+@click.option(
+    "--region", metavar="PLACE", help="Only what lies in PLACE (kgd:gunsan, Gunsan, 군산) and what it links to."
+)
+@click.option(
+    "--class", "classes", multiple=True, metavar="CLASS", help="Keep nodes of CLASS and its subclasses (repeatable)."
+)
+@click.option("--focus", metavar="ENTITY", help="Only the neighbourhood of ENTITY (CURIE or exact label).")
+@click.option("--depth", type=click.IntRange(min=0), default=1, show_default=True, help="Hops around --focus.")
+@click.option("--hierarchy", is_flag=True, help="Export the ontology's class hierarchy instead of the entities.")
+@click.option(
+    "--layout", is_flag=True, help="Add node positions (seeded force layout): GEXF, GraphML, CSV, Cytoscape, D3."
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Seed of --layout.")
+@click.pass_obj
+def export_command(
+    settings: Settings,
+    fmt: str | None,
+    output: str,
+    lang: str,
+    inferred: bool,
+    region: str | None,
+    classes: tuple[str, ...],
+    focus: str | None,
+    depth: int,
+    hierarchy: bool,
+    layout: bool,
+    seed: int,
+) -> None:
+    """Write the graph (or a region, classes, or one entity's neighbourhood) for Gephi, Cytoscape, yEd, D3..."""
+    from kg.export import WRITERS, ExportOptions, write_export
+    from kg.project import class_hierarchy, project
+
+    if fmt is None:
+        fmt = _EXPORT_SUFFIXES.get(Path(output).suffix.lower())
+        if fmt is None:
+            raise UsageError(f"can't tell the format from {output!r}; give --format ({', '.join(sorted(WRITERS))})")
+    if fmt not in WRITERS:
+        raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(sorted(WRITERS))}")
+    if output == "-":
+        raise UsageError("kg export writes files; give -o FILE")
+    if hierarchy and (inferred or region or classes or focus):
+        raise UsageError(
+            "--hierarchy exports the class hierarchy; it takes no --inferred, --region, --class or --focus"
+        )
+    engine = get_engine(settings.engine)
+    dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
+    if hierarchy:
+        graph = class_hierarchy(dataset, lang=lang)
+    else:
+        graph = project(dataset, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
+    written = write_export(fmt, graph, ExportOptions(dataset=dataset, layout=layout, seed=seed), Path(output))
+    files = " and ".join(str(p) for p in written)
+    click.echo(f"wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {files}", err=True)
+
+
 # --- link / publish (issue 4) ---
 # --- serve / push (issue 7) ---
 

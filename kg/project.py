@@ -39,10 +39,10 @@ from rdflib.collection import Collection
 from rdflib.term import Node
 
 from kg.errors import UsageError
-from kg.namespaces import DCTERMS, KG, KGC, KGD, KGG, OWL, RDF, RDFS, SKOS, XSD
+from kg.namespaces import DCTERMS, KG, KGC, KGD, KGG, OWL, PREFIXES, RDF, RDFS, SKOS, XSD
 from kg.results import curie
 
-__all__ = ["project", "class_hierarchy", "LANGS", "EDGE_EXTRA_PROPERTIES"]
+__all__ = ["project", "class_hierarchy", "rdf_of", "expand", "LANGS", "EDGE_EXTRA_PROPERTIES"]
 
 LANGS = ("en", "ko")
 # SKOS links between concepts worth drawing; skos:narrower is the inverse of broader.
@@ -572,3 +572,64 @@ def _inverse_closure(graph: Graph, prop: URIRef) -> dict[Node, set[Node]]:
         for o in supers:
             down[o].add(s)
     return down
+
+
+def rdf_of(dataset: Graph, graph: nx.Graph) -> Graph:
+    """The asserted RDF behind a projected (sub)graph, for the ttl/nt/jsonld exports.
+
+    Every node's own triples (types, labels, literals, sources, external links and the value
+    nodes it owns), and exactly the edges the projection kept: a link to an entity outside
+    the subgraph is left out, and kept inferred edges are written as plain triples.
+    """
+    model = _Model(dataset)
+    nodes = {URIRef(data["iri"]): node for node, data in graph.nodes(data=True)}
+    universe = set(model.types) | set(model.kg_classes)
+    edges = {(u, v, str(_edge_key(graph, u, v, k, d))) for u, v, k, d in _all_edges(graph)}
+    out = Graph()
+    always = {RDF.type, *_SOURCE_PROPERTIES}
+    for s, node in sorted(nodes.items(), key=lambda item: item[1]):
+        for p, o in model.asserted.predicate_objects(s):
+            if isinstance(o, URIRef) and p not in always and o in universe:
+                if o not in nodes or (node, nodes[o], curie(p)) not in edges:
+                    continue
+            out.add((s, p, o))
+            if isinstance(o, BNode):
+                _copy_blank(model.asserted, o, out)
+    for u, v, k, d in _all_edges(graph):
+        if d.get("inferred"):
+            s, o = URIRef(graph.nodes[u]["iri"]), URIRef(graph.nodes[v]["iri"])
+            out.add((s, expand(str(_edge_key(graph, u, v, k, d))), o))
+    return out
+
+
+def expand(name: str) -> URIRef:
+    """kg:location -> its IRI; <iri> or a full IRI as is."""
+    if name.startswith("<") and name.endswith(">"):
+        return URIRef(name[1:-1])
+    prefix, _, local = name.partition(":")
+    if prefix in PREFIXES and not local.startswith("//"):
+        return PREFIXES[prefix][local]
+    return URIRef(name)
+
+
+def _all_edges(graph: nx.Graph):
+    if graph.is_multigraph():
+        yield from graph.edges(keys=True, data=True)
+    else:
+        for u, v, d in graph.edges(data=True):
+            yield u, v, d.get("property", ""), d
+
+
+def _edge_key(graph: nx.Graph, u, v, key, data) -> str:
+    return data.get("property") or key
+
+
+def _copy_blank(source: Graph, node: BNode, out: Graph, seen: set | None = None) -> None:
+    seen = seen if seen is not None else set()
+    if node in seen:
+        return
+    seen.add(node)
+    for p, o in source.predicate_objects(node):
+        out.add((node, p, o))
+        if isinstance(o, BNode):
+            _copy_blank(source, o, out, seen)

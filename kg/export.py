@@ -1,0 +1,490 @@
+"""Write a projected graph (kg.project) in the formats graph tools open.
+
+The registry: ``WRITERS[format] = writer`` where ``writer(graph, options) -> bytes`` takes the
+networkx graph from ``kg.project.project`` or ``class_hierarchy`` and an ``ExportOptions``
+(``dataset`` is needed only by the RDF formats). ``register(format, writer, suffix)`` adds
+one (``kg export --format html`` is registered by its own module). ``write_export`` writes
+the bytes atomically; CSV gives two files (see ``write_export``).
+
+Every writer is deterministic: nodes and edges sorted, no timestamps, fixed layout seed.
+
+GEXF is written here rather than by networkx: networkx puts colour, size and position in a
+``http://gexf.net/1.3/viz`` namespace and adds a ``lastmodifieddate``, but the official GEXF 1.3
+schema (kg/schemas/gexf-1.3/) declares ``color``, ``size`` and ``position`` in the GEXF
+namespace itself, so networkx's file does not validate. GraphML is also written here so
+that multi-edges get unique ids and whole won (over 2^31) is declared ``long``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import random
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+from rdflib import Graph
+
+from kg.errors import OutputError, UsageError
+from kg.paths import atomic_write, display
+from kg.project import rdf_of
+from kg.results import serialize_graph
+
+__all__ = [
+    "ExportOptions",
+    "WRITERS",
+    "SUFFIXES",
+    "CATEGORY_COLOURS",
+    "register",
+    "export_bytes",
+    "write_export",
+    "layout",
+    "colour_of",
+    "edges_path",
+]
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What a writer may need besides the graph."""
+
+    dataset: Graph | None = None  # the reasoned dataset, for ttl/nt/jsonld
+    layout: bool = False  # positions (GEXF viz position, GraphML/CSV x y, Cytoscape position, D3 x y)
+    seed: int = 42
+
+
+Writer = Callable[[nx.Graph, ExportOptions], bytes]
+WRITERS: dict[str, Writer] = {}
+SUFFIXES: dict[str, str] = {}
+
+# Fill colours by top class (the ``category`` node attribute); Okabe–Ito-like, readable with black text.
+CATEGORY_COLOURS: dict[str, str] = {
+    "kg:Place": "#56B4E9",
+    "kg:Agent": "#E69F00",
+    "kg:Initiative": "#009E73",
+    "kg:Facility": "#F0E442",
+    "kg:Event": "#CC79A7",
+    "kg:FundingContribution": "#D55E00",
+    "kg:TargetIndicator": "#A6761D",
+    "kg:Source": "#BBBBBB",
+    "kg:Statement": "#999999",
+    "kg:InformationSystem": "#66A61E",
+    "kg:ValueChainStage": "#0072B2",
+    "kg:TechnologyField": "#7570B3",
+    "kg:IndustrySector": "#E7298A",
+    "kg:FundingLevel": "#FDB462",
+    "owl:Class": "#B3DE69",
+}
+DEFAULT_COLOUR = "#DDDDDD"
+
+
+def register(fmt: str, writer: Writer, suffix: str) -> None:
+    """Add a format to `kg export --format`."""
+    WRITERS[fmt] = writer
+    SUFFIXES[fmt] = suffix
+
+
+def colour_of(data: dict) -> str:
+    return CATEGORY_COLOURS.get(str(data.get("category") or data.get("type", "")), DEFAULT_COLOUR)
+
+
+def export_bytes(fmt: str, graph: nx.Graph, options: ExportOptions | None = None) -> bytes:
+    """The file contents of `graph` in `fmt`."""
+    try:
+        writer = WRITERS[fmt]
+    except KeyError:
+        raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(sorted(WRITERS))}") from None
+    return writer(graph, options or ExportOptions())
+
+
+def edges_path(nodes_path: Path) -> Path:
+    """CSV: the edge table beside the node table, gunsan.csv -> gunsan-edges.csv."""
+    return nodes_path.with_name(f"{nodes_path.stem}-edges{nodes_path.suffix or '.csv'}")
+
+
+def write_export(fmt: str, graph: nx.Graph, options: ExportOptions | None, path: Path) -> list[Path]:
+    """Write `graph` to `path` (atomically) and return the files written.
+
+    CSV: ``-o NAME.zip`` gives one zip holding nodes.csv and edges.csv; any other name gives
+    the node table at NAME and the edge table at NAME-edges.csv (two plain files, for Kumu,
+    Flourish and spreadsheets). If the second file can't be written the first is removed.
+    """
+    data = export_bytes(fmt, graph, options)
+    path = Path(path)
+    if fmt != "csv" or path.suffix.lower() == ".zip":
+        atomic_write(path, data)
+        return [path]
+    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+        nodes, edges = bundle.read("nodes.csv"), bundle.read("edges.csv")
+    second = edges_path(path)
+    if second == path:
+        raise OutputError(f"cannot write {display(path)}: the edge table would overwrite it")
+    existed = path.exists()
+    atomic_write(path, nodes)
+    try:
+        atomic_write(second, edges)
+    except OutputError:
+        if not existed:
+            path.unlink(missing_ok=True)
+        raise
+    return [path, second]
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def _edges(graph: nx.Graph) -> list[tuple[str, str, str, dict]]:
+    """(source, target, key, data), sorted; a DiGraph's key is its edge's property."""
+    if graph.is_multigraph():
+        found = [(u, v, str(k), d) for u, v, k, d in graph.edges(keys=True, data=True)]
+    else:
+        found = [(u, v, str(d.get("property", "")), d) for u, v, d in graph.edges(data=True)]
+    return sorted(found, key=lambda e: (e[0], e[1], e[2]))
+
+
+def _nodes(graph: nx.Graph) -> list[tuple[str, dict]]:
+    return sorted(graph.nodes(data=True), key=lambda item: item[0])
+
+
+def _node_keys(graph: nx.Graph) -> list[str]:
+    """Node attribute names: the projection's fixed ones first, then the rest sorted."""
+    fixed = ["label", "label_en", "label_ko", "type", "type_label", "category", "region", "source", "iri"]
+    seen = {name for _, data in graph.nodes(data=True) for name in data}
+    return [name for name in fixed if name in seen] + sorted(seen - set(fixed))
+
+
+def _edge_keys(graph: nx.Graph) -> list[str]:
+    fixed = ["property", "label", "inferred"]
+    seen = {name for *_, data in _edges(graph) for name in data}
+    return [name for name in fixed if name in seen] + sorted(seen - set(fixed))
+
+
+def _type_of(values: list) -> type:
+    kinds = {type(v) for v in values}
+    if kinds <= {bool}:
+        return bool
+    if kinds <= {int}:
+        return int
+    if kinds <= {int, float}:
+        return float
+    return str
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def layout(graph: nx.Graph, seed: int = 42, iterations: int = 200) -> dict[str, tuple[float, float]]:
+    """Fruchterman–Reingold positions in [-500, 500], pure Python so it needs no numpy; same seed, same layout."""
+    nodes = sorted(graph.nodes)
+    if not nodes:
+        return {}
+    rng = random.Random(seed)
+    pos = {n: [rng.uniform(-1, 1), rng.uniform(-1, 1)] for n in nodes}
+    links = sorted({tuple(sorted((u, v))) for u, v, *_ in _edges(graph) if u != v})
+    k = math.sqrt(4.0 / len(nodes))
+    temperature = 0.1
+    for _ in range(iterations):
+        shift = {n: [0.0, 0.0] for n in nodes}
+        for i, a in enumerate(nodes):
+            for b in nodes[i + 1 :]:
+                dx, dy = pos[a][0] - pos[b][0], pos[a][1] - pos[b][1]
+                dist = max(math.hypot(dx, dy), 1e-6)
+                force = k * k / dist
+                shift[a][0] += dx / dist * force
+                shift[a][1] += dy / dist * force
+                shift[b][0] -= dx / dist * force
+                shift[b][1] -= dy / dist * force
+        for a, b in links:
+            dx, dy = pos[a][0] - pos[b][0], pos[a][1] - pos[b][1]
+            dist = max(math.hypot(dx, dy), 1e-6)
+            force = dist * dist / k
+            shift[a][0] -= dx / dist * force
+            shift[a][1] -= dy / dist * force
+            shift[b][0] += dx / dist * force
+            shift[b][1] += dy / dist * force
+        for n in nodes:
+            dx, dy = shift[n]
+            length = max(math.hypot(dx, dy), 1e-6)
+            step = min(length, temperature)
+            pos[n][0] += dx / length * step
+            pos[n][1] += dy / length * step
+        temperature = max(temperature * 0.98, 0.002)
+    xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
+    cx, cy = (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2
+    scale = max(max(xs) - min(xs), max(ys) - min(ys), 1e-6) / 1000
+    return {n: (round((pos[n][0] - cx) / scale, 2), round((pos[n][1] - cy) / scale, 2)) for n in nodes}
+
+
+def _positions(graph: nx.Graph, options: ExportOptions) -> dict[str, tuple[float, float]]:
+    return layout(graph, options.seed) if options.layout else {}
+
+
+def _xml(root: ET.Element) -> bytes:
+    ET.indent(root, space="  ")
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+
+
+# ---------------------------------------------------------------- GraphML
+
+GRAPHML_NS = "http://graphml.graphdrawing.org/xmlns"
+_XSI = "http://www.w3.org/2001/XMLSchema-instance"
+_GRAPHML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+
+
+def write_graphml(graph: nx.Graph, options: ExportOptions) -> bytes:
+    """GraphML (yEd, Gephi, Cytoscape, igraph): one <key> per attribute, typed, ids n_/e_/g_<name>."""
+    ET.register_namespace("", GRAPHML_NS)
+    ET.register_namespace("xsi", _XSI)
+    q = f"{{{GRAPHML_NS}}}"
+    root = ET.Element(
+        q + "graphml",
+        {f"{{{_XSI}}}schemaLocation": f"{GRAPHML_NS} http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd"},
+    )
+    positions = _positions(graph, options)
+    nodes, edges = _nodes(graph), _edges(graph)
+    graph_attrs = {k: v for k, v in sorted(graph.graph.items()) if isinstance(v, (str, int, float, bool))}
+    node_keys = _node_keys(graph) + (["x", "y"] if positions else [])
+    node_values = {n: dict(d) | ({"x": positions[n][0], "y": positions[n][1]} if positions else {}) for n, d in nodes}
+    declared = []
+    for name, value in graph_attrs.items():
+        declared.append(("graph", "g_" + name, name, _type_of([value])))
+    for name in node_keys:
+        declared.append(("node", "n_" + name, name, _type_of([d[name] for d in node_values.values() if name in d])))
+    for name in _edge_keys(graph):
+        declared.append(("edge", "e_" + name, name, _type_of([d[name] for *_, d in edges if name in d])))
+    for scope, key_id, name, kind in declared:
+        ET.SubElement(
+            root, q + "key", {"id": key_id, "for": scope, "attr.name": name, "attr.type": _GRAPHML_TYPES[kind]}
+        )
+    types = {(scope, name): kind for scope, _, name, kind in declared}
+    element = ET.SubElement(
+        root, q + "graph", {"id": "G", "edgedefault": "directed" if graph.is_directed() else "undirected"}
+    )
+    for name, value in graph_attrs.items():
+        ET.SubElement(element, q + "data", {"key": "g_" + name}).text = _text(types["graph", name](value))
+    for node, _ in nodes:
+        child = ET.SubElement(element, q + "node", {"id": node})
+        for name in node_keys:
+            if name in node_values[node]:
+                value = types["node", name](node_values[node][name])
+                ET.SubElement(child, q + "data", {"key": "n_" + name}).text = _text(value)
+    for i, (u, v, _, data) in enumerate(edges):
+        child = ET.SubElement(element, q + "edge", {"id": f"e{i}", "source": u, "target": v})
+        for name in _edge_keys(graph):
+            if name in data:
+                ET.SubElement(child, q + "data", {"key": "e_" + name}).text = _text(types["edge", name](data[name]))
+    return _xml(root)
+
+
+# ---------------------------------------------------------------- GEXF 1.3
+
+GEXF_NS = "http://gexf.net/1.3"
+_GEXF_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
+
+
+def write_gexf(graph: nx.Graph, options: ExportOptions) -> bytes:
+    """GEXF 1.3 (Gephi): typed attributes, edge kind = property, colour by class, positions with --layout."""
+    ET.register_namespace("", GEXF_NS)
+    ET.register_namespace("xsi", _XSI)
+    q = f"{{{GEXF_NS}}}"
+    root = ET.Element(
+        q + "gexf", {f"{{{_XSI}}}schemaLocation": f"{GEXF_NS} http://gexf.net/1.3/gexf.xsd", "version": "1.3"}
+    )
+    meta = ET.SubElement(root, q + "meta")
+    ET.SubElement(meta, q + "creator").text = "battery-kg"
+    ET.SubElement(meta, q + "description").text = str(graph.graph.get("name", "battery-kg"))
+    element = ET.SubElement(
+        root,
+        q + "graph",
+        {"defaultedgetype": "directed" if graph.is_directed() else "undirected", "mode": "static", "idtype": "string"},
+    )
+    nodes, edges = _nodes(graph), _edges(graph)
+    positions = _positions(graph, options)
+    node_keys = [name for name in _node_keys(graph) if name != "label"]
+    edge_keys = [name for name in _edge_keys(graph) if name != "label"]
+    node_types = {name: _type_of([d[name] for _, d in nodes if name in d]) for name in node_keys}
+    edge_types = {name: _type_of([d[name] for *_, d in edges if name in d]) for name in edge_keys}
+    for scope, types in (("node", node_types), ("edge", edge_types)):
+        block = ET.SubElement(element, q + "attributes", {"class": scope, "mode": "static"})
+        for name, kind in types.items():
+            ET.SubElement(block, q + "attribute", {"id": name, "title": name, "type": _GEXF_TYPES[kind]})
+    node_block = ET.SubElement(element, q + "nodes", {"count": str(len(nodes))})
+    for node, data in nodes:
+        child = ET.SubElement(node_block, q + "node", {"id": node, "label": str(data.get("label", node))})
+        values = ET.SubElement(child, q + "attvalues")
+        for name in node_keys:
+            if name in data:
+                ET.SubElement(values, q + "attvalue", {"for": name, "value": _text(node_types[name](data[name]))})
+        hex_colour = colour_of(data)
+        r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+        ET.SubElement(child, q + "color", {"r": str(r), "g": str(g), "b": str(b)})
+        ET.SubElement(child, q + "size", {"value": "10.0"})
+        if positions:
+            x, y = positions[node]
+            ET.SubElement(child, q + "position", {"x": _text(float(x)), "y": _text(float(y)), "z": "0.0"})
+    edge_block = ET.SubElement(element, q + "edges", {"count": str(len(edges))})
+    for i, (u, v, key, data) in enumerate(edges):
+        attrs = {"id": f"e{i}", "source": u, "target": v, "label": str(data.get("label", key)), "kind": key}
+        child = ET.SubElement(edge_block, q + "edge", attrs)
+        values = ET.SubElement(child, q + "attvalues")
+        for name in edge_keys:
+            if name in data:
+                ET.SubElement(values, q + "attvalue", {"for": name, "value": _text(edge_types[name](data[name]))})
+    return _xml(root)
+
+
+# ---------------------------------------------------------------- JSON formats
+
+
+def _json(data) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
+def write_cytoscape(graph: nx.Graph, options: ExportOptions) -> bytes:
+    """Cytoscape.js JSON (elements: nodes and edges with data); Cytoscape desktop imports it too."""
+    positions = _positions(graph, options)
+    nodes = []
+    for node, data in _nodes(graph):
+        entry = {"data": {**data, "id": node, "value": node, "name": str(data.get("label", node))}}
+        entry["data"]["colour"] = colour_of(data)
+        if positions:
+            entry["position"] = {"x": positions[node][0], "y": positions[node][1]}
+        nodes.append(entry)
+    edges = [
+        {"data": {**data, "id": f"e{i}", "source": u, "target": v, "key": key, "interaction": key}}
+        for i, (u, v, key, data) in enumerate(_edges(graph))
+    ]
+    return _json(
+        {
+            "data": dict(graph.graph),
+            "directed": graph.is_directed(),
+            "multigraph": graph.is_multigraph(),
+            "elements": {"nodes": nodes, "edges": edges},
+        }
+    )
+
+
+def write_d3(graph: nx.Graph, options: ExportOptions) -> bytes:
+    """D3 node-link JSON: ``nodes`` with ``id``, ``links`` with ``source``/``target`` (what d3.forceLink expects)."""
+    positions = _positions(graph, options)
+    nodes = []
+    for node, data in _nodes(graph):
+        entry = {**data, "id": node, "colour": colour_of(data)}
+        if positions:
+            entry["x"], entry["y"] = positions[node]
+        nodes.append(entry)
+    links = [{**data, "source": u, "target": v, "key": key} for u, v, key, data in _edges(graph)]
+    return _json(
+        {
+            "directed": graph.is_directed(),
+            "multigraph": graph.is_multigraph(),
+            "graph": dict(graph.graph),
+            "nodes": nodes,
+            "links": links,
+        }
+    )
+
+
+# ---------------------------------------------------------------- Graphviz DOT
+
+
+def dot_quote(value) -> str:
+    """A DOT double-quoted string: backslash and quote escaped, newlines as \\n; Hangul stays UTF-8."""
+    text = _text(value).replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", "\\n")
+    return f'"{text}"'
+
+
+def write_dot(graph: nx.Graph, options: ExportOptions) -> bytes:
+    """Graphviz DOT: nodes filled by class, edges labelled by property, every attribute kept."""
+    arrow = "->" if graph.is_directed() else "--"
+    lines = [
+        f"{'digraph' if graph.is_directed() else 'graph'} {dot_quote(graph.graph.get('name', 'battery-kg'))} {{",
+        '  graph [charset="UTF-8", rankdir="LR", overlap="false"];',
+        '  node [shape="box", style="rounded,filled", fontname="Noto Sans CJK KR"];',
+        '  edge [fontname="Noto Sans CJK KR", fontsize="10"];',
+    ]
+    for node, data in _nodes(graph):
+        attrs = {"label": data.get("label", node), "fillcolor": colour_of(data)}
+        attrs |= {f"kg_{k}" if k in ("label", "id") else k: v for k, v in data.items() if k != "label"}
+        attrs["label"] = data.get("label", node)
+        body = ", ".join(f"{name}={dot_quote(value)}" for name, value in attrs.items())
+        lines.append(f"  {dot_quote(node)} [{body}];")
+    for u, v, key, data in _edges(graph):
+        attrs = {"key": key, **{k: v2 for k, v2 in data.items()}}
+        if data.get("inferred"):
+            attrs["style"] = "dashed"
+        body = ", ".join(f"{name}={dot_quote(value)}" for name, value in attrs.items())
+        lines.append(f"  {dot_quote(u)} {arrow} {dot_quote(v)} [{body}];")
+    lines.append("}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def write_csv(graph: nx.Graph, options: ExportOptions) -> bytes:
+    """A zip of nodes.csv (id + attributes) and edges.csv (id, source, target, property, label, inferred).
+
+    UTF-8 with a byte-order mark, so spreadsheets show Hangul; numbers unformatted.
+    """
+    positions = _positions(graph, options)
+    node_keys = _node_keys(graph) + (["x", "y"] if positions else [])
+    nodes_text = io.StringIO()
+    writer = csv.writer(nodes_text, lineterminator="\r\n")
+    writer.writerow(["id", *node_keys])
+    for node, data in _nodes(graph):
+        row = dict(data) | ({"x": positions[node][0], "y": positions[node][1]} if positions else {})
+        writer.writerow([node, *(_text(row[k]) if k in row else "" for k in node_keys)])
+    edge_keys = _edge_keys(graph)
+    edges_text = io.StringIO()
+    writer = csv.writer(edges_text, lineterminator="\r\n")
+    writer.writerow(["id", "source", "target", *edge_keys])
+    for i, (u, v, _, data) in enumerate(_edges(graph)):
+        writer.writerow([f"e{i}", u, v, *(_text(data[k]) if k in data else "" for k in edge_keys)])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for name, text in (("nodes.csv", nodes_text.getvalue()), ("edges.csv", edges_text.getvalue())):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            bundle.writestr(info, text.encode("utf-8-sig"))
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- RDF
+
+
+def _rdf_writer(fmt: str) -> Writer:
+    def write(graph: nx.Graph, options: ExportOptions) -> bytes:
+        if options.dataset is None:
+            raise UsageError(f"--format {fmt} needs the RDF dataset the graph was projected from")
+        return serialize_graph(rdf_of(options.dataset, graph), fmt).encode("utf-8")
+
+    write.__name__ = f"write_{fmt}"
+    write.__doc__ = f"The (sub)graph's asserted triples (plus kept inferred edges) as {fmt}."
+    return write
+
+
+for _fmt, _writer, _suffix in (
+    ("graphml", write_graphml, ".graphml"),
+    ("gexf", write_gexf, ".gexf"),
+    ("cytoscape", write_cytoscape, ".cyjs"),
+    ("d3", write_d3, ".json"),
+    ("dot", write_dot, ".dot"),
+    ("csv", write_csv, ".csv"),
+    ("ttl", _rdf_writer("ttl"), ".ttl"),
+    ("nt", _rdf_writer("nt"), ".nt"),
+    ("jsonld", _rdf_writer("jsonld"), ".jsonld"),
+):
+    register(_fmt, _writer, _suffix)

@@ -33,5 +33,13 @@ class OutputError(KgError):
     """An output file can't be written."""
 
 
+class RemoteError(KgError):
+    """A SPARQL endpoint or graph store is unreachable, answers with an HTTP error, or not with SPARQL results."""
+
+
+class ServerError(KgError):
+    """The SPARQL server `kg serve` drives is missing, cannot start, or stopped unexpectedly."""
+
+
 class RenderError(KgError):
     """A picture can't be drawn: Graphviz is missing or fails."""

@@ -92,12 +92,12 @@ def resolve_region(dataset: Graph, name: str, engine: Engine | None = None) -> R
     """A place by CURIE, IRI or any of its names (case-insensitive; 군산 finds 군산시)."""
     places = _places(dataset, engine)
     wanted = name.strip()
-    for place, (region, _) in sorted(places.items()):
+    for _place, (region, _) in sorted(places.items()):
         if wanted in (region.curie, region.iri):
             return region
     folded = wanted.casefold()
     for strip in (False, True):
-        for place, (region, names) in sorted(places.items()):
+        for _place, (region, names) in sorted(places.items()):
             variants = set(names)
             if strip:
                 variants |= {n[: -len(s)] for n in names for s in _KO_SUFFIXES if n.endswith(s) and len(n) > len(s)}
@@ -242,7 +242,9 @@ def funding_by_stage(dataset: Graph, region: Region | None = None, engine: Engin
     """Grant money of the initiatives supporting each stage (whole graph, or located in `region`)."""
     chain = {s.curie: s for s in value_chain(dataset, engine)}
     if region is None:
-        rows = [(stage, won, n) for stage, _, won, n in run(_sparql("funding-by-stage-total"), dataset, engine=engine).rows]
+        rows = [
+            (stage, won, n) for stage, _, won, n in run(_sparql("funding-by-stage-total"), dataset, engine=engine).rows
+        ]
     else:
         answer = run(_sparql("funding-by-stage"), dataset, engine=engine, region=URIRef(region.iri))
         rows = [(stage, won, n) for _, stage, _, won, n in answer.rows]
@@ -413,24 +415,47 @@ def _csv(analysis: Analysis) -> str:
     ]
     for org in analysis.organisations:
         for metric in ("degree", "betweenness"):
-            rows.append(["central_organisations", scope, org["id"], org["label_en"], org["label_ko"], metric, org[metric]])
+            rows.append(
+                ["central_organisations", scope, org["id"], org["label_en"], org["label_ko"], metric, org[metric]]
+            )
     rows.append(["components", scope, "", "", "", "count", len(analysis.components)])
     for i, comp in enumerate(analysis.components, 1):
         rows.append(["components", scope, str(i), " | ".join(comp["labels"]), "", "size", comp["size"]])
     for cov in data["value_chain_coverage"]:
         for s in cov["stages"]:
-            rows.append(["value_chain_coverage", cov["region"], s["stage"], s["label_en"], s["label_ko"], "supporters", s["supporters"]])
+            rows.append(
+                [
+                    "value_chain_coverage",
+                    cov["region"],
+                    s["stage"],
+                    s["label_en"],
+                    s["label_ko"],
+                    "supporters",
+                    s["supporters"],
+                ]
+            )
         for i, gap in enumerate(cov["gap_runs"], 1):
             rows.append(
-                ["value_chain_gaps", cov["region"], " ".join(gap["stages"]), " | ".join(gap["labels_en"]),
-                 " | ".join(gap["labels_ko"]), "gap_run", i]
+                [
+                    "value_chain_gaps",
+                    cov["region"],
+                    " ".join(gap["stages"]),
+                    " | ".join(gap["labels_en"]),
+                    " | ".join(gap["labels_ko"]),
+                    "gap_run",
+                    i,
+                ]
             )
     for f in data["funding_by_stage"]:
         rows.append(["funding_by_stage", scope, f["stage"], f["label_en"], f["label_ko"], "won", f["won"]])
-        rows.append(["funding_by_stage", scope, f["stage"], f["label_en"], f["label_ko"], "initiatives", f["initiatives"]])
+        rows.append(
+            ["funding_by_stage", scope, f["stage"], f["label_en"], f["label_ko"], "initiatives", f["initiatives"]]
+        )
     for f in data["funding_by_level"]:
         rows.append(["funding_by_level", scope, f["level"], f["label_en"], f["label_ko"], "won", f["won"]])
-        rows.append(["funding_by_level", scope, f["level"], f["label_en"], f["label_ko"], "initiatives", f["initiatives"]])
+        rows.append(
+            ["funding_by_level", scope, f["level"], f["label_en"], f["label_ko"], "initiatives", f["initiatives"]]
+        )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(_CSV_HEADER)
@@ -453,8 +478,10 @@ def _tables(analysis: Analysis, lang: str) -> str:
     parts.append(
         render_table(
             ["organisation", "type", "degree", "betweenness"],
-            [[name(o["label_en"], o["label_ko"]), o["type"], str(o["degree"]), f"{o['betweenness']:.4f}"]
-             for o in analysis.organisations],
+            [
+                [name(o["label_en"], o["label_ko"]), o["type"], str(o["degree"]), f"{o['betweenness']:.4f}"]
+                for o in analysis.organisations
+            ],
             right_align=[False, False, True, True],
         )
     )
@@ -464,8 +491,11 @@ def _tables(analysis: Analysis, lang: str) -> str:
     small = [c for c in analysis.components if c["members"]]
     if small:
         parts.append(
-            render_table(["size", "members"], [[str(c["size"]), "; ".join(c["labels"])] for c in small],
-                         right_align=[True, False])
+            render_table(
+                ["size", "members"],
+                [[str(c["size"]), "; ".join(c["labels"])] for c in small],
+                right_align=[True, False],
+            )
         )
 
     for cov in analysis.coverage:
@@ -474,8 +504,10 @@ def _tables(analysis: Analysis, lang: str) -> str:
         parts.append(
             render_table(
                 ["order", "stage", "supporters"],
-                [[str(s.order), s.label(lang), str(n) if n else "0  (gap)"]
-                 for s, n in zip(cov.stages, cov.supporters, strict=True)],
+                [
+                    [str(s.order), s.label(lang), str(n) if n else "0  (gap)"]
+                    for s, n in zip(cov.stages, cov.supporters, strict=True)
+                ],
                 right_align=[True, False, True],
             )
         )
@@ -493,7 +525,10 @@ def _tables(analysis: Analysis, lang: str) -> str:
     parts.append(
         render_table(
             ["order", "stage", "won", "initiatives"],
-            [[str(f.stage.order), f.stage.label(lang), _won(f.won), str(f.initiatives)] for f in analysis.funding_stages],
+            [
+                [str(f.stage.order), f.stage.label(lang), _won(f.won), str(f.initiatives)]
+                for f in analysis.funding_stages
+            ],
             right_align=[True, False, True, True],
         )
     )
@@ -501,8 +536,10 @@ def _tables(analysis: Analysis, lang: str) -> str:
     parts.append(
         render_table(
             ["level", "won", "initiatives"],
-            [[name(f.label_en, f.label_ko) or "(not stated)", _won(f.won), str(f.initiatives)]
-             for f in analysis.funding_levels],
+            [
+                [name(f.label_en, f.label_ko) or "(not stated)", _won(f.won), str(f.initiatives)]
+                for f in analysis.funding_levels
+            ],
             right_align=[False, True, True],
         )
     )

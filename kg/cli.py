@@ -311,6 +311,89 @@ def export_command(
     click.echo(f"wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {files}", err=True)
 
 
+@cli.command("render")
+@click.option("-o", "--output", required=True, metavar="FILE", help="The picture to write: FILE.svg or FILE.png.")
+@click.option("--format", "fmt", type=click.Choice(["svg", "png"]), help="Picture format. Default: from -o's suffix.")
+@click.option(
+    "--value-chain", is_flag=True, help="Draw --region's value-chain ring (stages coloured by support) instead."
+)
+@click.option("--region", metavar="PLACE", help="Only what lies in PLACE (kgd:gunsan, Gunsan, 군산).")
+@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Label language.")
+@click.option("--class", "classes", multiple=True, metavar="CLASS", help="Keep nodes of CLASS (repeatable).")
+@click.option("--focus", metavar="ENTITY", help="Only the neighbourhood of ENTITY (CURIE or exact label).")
+@click.option("--depth", type=click.IntRange(min=0), default=1, show_default=True, help="Hops around --focus.")
+@click.option("--inferred", is_flag=True, help="Add inferred edges (dashed).")
+@click.pass_obj
+def render_command(
+    settings: Settings,
+    output: str,
+    fmt: str | None,
+    value_chain: bool,
+    region: str | None,
+    lang: str,
+    classes: tuple[str, ...],
+    focus: str | None,
+    depth: int,
+    inferred: bool,
+) -> None:
+    """Draw the graph (or a subgraph) with Graphviz, or a region's value-chain ring with --value-chain."""
+    from kg import render as rendering
+
+    if output == "-":
+        raise UsageError("kg render writes a picture file; give -o FILE.svg or FILE.png")
+    fmt = rendering.format_of(output, fmt)
+    if value_chain and not region:
+        raise UsageError("--value-chain needs --region PLACE (e.g. --region Gunsan)")
+    if value_chain and (classes or focus or inferred):
+        raise UsageError("--value-chain draws the stages; it takes no --class, --focus or --inferred")
+    rendering.require_graphviz()  # before paying for reasoning
+    engine = get_engine(settings.engine)
+    dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
+    if value_chain:
+        from kg.analyze import coverage, resolve_region
+
+        cov = coverage(dataset, resolve_region(dataset, region, engine), engine)
+        picture = rendering.run_graphviz(rendering.value_chain_dot(cov, lang=lang), fmt)
+        covered = sum(1 for n in cov.supporters if n)
+        what = f"the value chain of {cov.region.label_en} ({covered} of {len(cov.stages)} stages supported)"
+    else:
+        from kg.project import project
+
+        graph = project(dataset, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
+        title = rendering.title_of(graph, lang)
+        picture = rendering.run_graphviz(rendering.graph_dot(graph, lang=lang, title=title), fmt)
+        what = f"{graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges"
+    atomic_write(Path(output), picture)
+    click.echo(f"drew {what} to {output}", err=True)
+
+
+@cli.command("analyze")
+@click.option("--region", metavar="PLACE", help="Analyse only what lies in PLACE (kgd:gunsan, Gunsan, 군산).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+    help="table for reading; csv (one measurement a row) or json for tools.",
+)
+@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Label language.")
+@click.option("--top", type=click.IntRange(min=0), default=10, show_default=True, help="Organisations listed (0: all).")
+@click.option("-o", "--output", default="-", metavar="FILE", help="Where to write; - (default) for stdout.")
+@click.pass_obj
+def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str, top: int, output: str) -> None:
+    """Central organisations, components, value-chain coverage and gaps, funding per stage and level."""
+    from kg import analyze as analysis
+    from kg.project import class_hierarchy, project
+
+    engine = get_engine(settings.engine)
+    dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
+    place = analysis.resolve_region(dataset, region, engine) if region else None
+    graph = project(dataset, lang=lang, region=place.curie if place else None)
+    result = analysis.analyze(dataset, graph, class_hierarchy(dataset, lang=lang), place, engine, top=top)
+    _emit(analysis.write_analysis(result, fmt, lang=lang), output)
+
+
 # --- link / publish (issue 4) ---
 # --- serve / push (issue 7) ---
 

@@ -27,6 +27,8 @@ __all__ = [
     "graph_dot",
     "value_chain_dot",
     "run_graphviz",
+    "require_graphviz",
+    "title_of",
     "hangul_fonts",
     "format_of",
 ]
@@ -105,7 +107,7 @@ def graph_dot(graph: nx.MultiDiGraph, *, lang: str = "en", title: str = "") -> s
         f"  graph [{_font_attrs()}, rankdir=LR, overlap=false, splines=true, nodesep=0.25, ranksep=0.6,"
         f" labelloc=t, fontsize=16, label={_quote(title)}];",
         f"  node [{_font_attrs()}, style=filled, penwidth=1.0];",
-        f"  edge [{_font_attrs()}, fontsize=8, color=\"#555555\", fontcolor=\"#333333\", arrowsize=0.6];",
+        f'  edge [{_font_attrs()}, fontsize=8, color="#555555", fontcolor="#333333", arrowsize=0.6];',
     ]
     ids = {node: f"n{i}" for i, node in enumerate(sorted(graph.nodes))}
     used: set[str] = set()
@@ -136,7 +138,7 @@ def _legend(categories: Sequence[str], lang: str) -> list[str]:
     title = "범례" if lang == "ko" else "Legend"
     lines = [
         "  subgraph cluster_legend {",
-        f"    label={_quote(title)}; style=rounded; color=\"#999999\"; fontsize=12;",
+        f'    label={_quote(title)}; style=rounded; color="#999999"; fontsize=12;',
     ]
     previous = None
     for i, category in enumerate(categories):
@@ -167,10 +169,10 @@ def value_chain_dot(cov: Coverage, *, lang: str = "en") -> str:
     unit = "개 지원" if ko else "supporting"
     lines = [
         "digraph value_chain {",
-        f"  graph [{_font_attrs()}, layout=neato, splines=true, sep=\"+12\", outputorder=edgesfirst, pad=0.3];",
-        f"  node [{_font_attrs()}, shape=box, style=\"filled,rounded\", width=2.0, height=0.95, fixedsize=true,"
+        f'  graph [{_font_attrs()}, layout=neato, splines=true, sep="+12", outputorder=edgesfirst, pad=0.3];',
+        f'  node [{_font_attrs()}, shape=box, style="filled,rounded", width=2.0, height=0.95, fixedsize=true,'
         " penwidth=1.4];",
-        "  edge [color=\"#4d4d4d\", penwidth=1.3, arrowsize=0.8];",
+        '  edge [color="#4d4d4d", penwidth=1.3, arrowsize=0.8];',
     ]
     ids = {s.curie: f"s{s.order}" for s in stages}
     for i, stage in enumerate(stages):
@@ -185,7 +187,7 @@ def value_chain_dot(cov: Coverage, *, lang: str = "en") -> str:
         label += f"\n{count}{unit}" if ko else f"\n{count} {unit}"
         border = ', color="#c0392b", penwidth=2.4, style="filled,rounded,dashed"' if count == 0 else ""
         lines.append(
-            f"  {ids[stage.curie]} [label={_quote(label)}, pos=\"{x:.3f},{y:.3f}!\", fillcolor={_quote(fill)},"
+            f'  {ids[stage.curie]} [label={_quote(label)}, pos="{x:.3f},{y:.3f}!", fillcolor={_quote(fill)},'
             f" fontcolor={_quote(font)}{border}];"
         )
     for stage in stages:
@@ -198,11 +200,12 @@ def value_chain_dot(cov: Coverage, *, lang: str = "en") -> str:
     else:
         centre = f"{cov.region.label_en}\n{cov.region.label_ko}\nBattery value chain\n{covered} of {n} stages supported"
     lines.append(
-        f"  centre [label={_quote(centre)}, pos=\"0,0!\", shape=plaintext, style=\"\", width=2.6, height=1.2,"
-        " fontsize=14];"
+        f'  centre [label={_quote(centre)}, pos="0,0!", shape=plaintext, style="", width=2.6, height=1.2, fontsize=14];'
     )
-    lines.append(f"  legend [label=<{_coverage_legend(ko)}>, pos=\"{radius + 0.9:.2f},{-radius - 0.4:.2f}!\", shape=plaintext, style=\"\","
-                 " width=2.4, height=1.3];")
+    lines.append(
+        f'  legend [label=<{_coverage_legend(ko)}>, pos="{radius + 0.9:.2f},{-radius - 0.4:.2f}!",'
+        ' shape=plaintext, style="", width=2.4, height=1.3];'
+    )
     runs = gap_runs(cov)
     if runs:
         names = {s.curie: (s.label_ko if ko else s.label_en) for s in stages}
@@ -222,9 +225,7 @@ def _coverage_colour(count: int) -> tuple[str, str]:
 
 
 def _coverage_legend(ko: bool) -> str:
-    names = (
-        ("0 (빈 단계)", "1", "2", "3 이상") if ko else ("0 (gap)", "1", "2", "3 or more")
-    )
+    names = ("0 (빈 단계)", "1", "2", "3 이상") if ko else ("0 (gap)", "1", "2", "3 or more")
     head = "지원 사업·시설 수" if ko else "Initiatives and facilities"
     rows = [f'<TR><TD COLSPAN="2"><B>{_html(head)}</B></TD></TR>']
     for (_, colour, _), name in zip(_COVERAGE_COLOURS, names, strict=True):
@@ -235,16 +236,35 @@ def _coverage_legend(ko: bool) -> str:
 # ---------------------------------------------------------------- running Graphviz
 
 
+def require_graphviz(program: str = "dot") -> str:
+    """The path of a Graphviz program, or a RenderError telling the user to install Graphviz."""
+    binary = shutil.which(program)
+    if binary is None:
+        raise RenderError(f"Graphviz `{program}` not found on PATH; {INSTALL_HINT}")
+    return binary
+
+
+def title_of(graph: nx.MultiDiGraph, lang: str = "en") -> str:
+    """A picture title naming what was selected: region, classes, focus."""
+    parts = []
+    for key, name in (("region", "region"), ("classes", "classes"), ("focus", "focus")):
+        value = graph.graph.get(key)
+        if value:
+            label = graph.nodes[value].get("label", value) if value in graph.nodes else value
+            parts.append(f"{name} {label}" + (f" ±{graph.graph.get('depth', 1)}" if key == "focus" else ""))
+    return "battery-kg" + (f" — {', '.join(parts)}" if parts else "")
+
+
 def run_graphviz(source: str, fmt: str, program: str = "dot") -> bytes:
     """Lay out and draw DOT text with a Graphviz program; RenderError if it is missing or fails."""
     if fmt not in FORMATS:
         raise UsageError(f"unknown picture format {fmt!r}; use one of {', '.join(FORMATS)}")
-    binary = shutil.which(program)
-    if binary is None:
-        raise RenderError(f"Graphviz `{program}` not found on PATH; {INSTALL_HINT}")
+    binary = require_graphviz(program)
     if not hangul_fonts():
-        log.warning("no font with Hangul found by fontconfig; Korean labels may show as boxes "
-                    "(install fonts-noto-cjk or fonts-nanum)")
+        log.warning(
+            "no font with Hangul found by fontconfig; Korean labels may show as boxes "
+            "(install fonts-noto-cjk or fonts-nanum)"
+        )
     try:
         done = subprocess.run(
             [binary, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True, timeout=300, check=False

@@ -170,6 +170,16 @@ def _format_from_suffix(output: str) -> str:
 )
 @click.option("--no-reasoning", is_flag=True, help="Query the asserted graphs only.")
 @click.option("--no-labels", is_flag=True, help="In tables, show IRIs as CURIEs even when they have labels.")
+@click.option(
+    "--endpoint",
+    metavar="URL",
+    help="Run on this SPARQL 1.1 endpoint instead of locally, e.g. http://localhost:7878/query (issue 7).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds to wait for an --endpoint's answer (default 30).",
+)
 @click.option("-o", "--output", default="-", metavar="FILE", help="Where to write; - (default) for stdout.")
 @click.pass_obj
 def query(
@@ -181,9 +191,11 @@ def query(
     params: tuple[str, ...],
     no_reasoning: bool,
     no_labels: bool,
+    endpoint: str | None,
+    timeout: float | None,
     output: str,
 ) -> None:
-    """Run a named query (see --list), a .rq file, or -e SPARQL over the reasoned graph."""
+    """Run a named query (see --list), a .rq file, or -e SPARQL over the reasoned graph (or an --endpoint)."""
     if list_only:
         if query or sparql_text:
             raise UsageError("--list takes no query")
@@ -199,6 +211,9 @@ def query(
     engine = get_engine(settings.engine)
     # Check the query and its params before paying for loading and reasoning.
     bound = bind_query(sparql_text or query, queries_dir=settings.queries, engine=engine, **bindings)
+    if endpoint or timeout is not None:
+        _query_endpoint(bound, endpoint, timeout, fmt, no_reasoning=no_reasoning, labels=not no_labels, output=output)
+        return
     sources = settings.sources()
     if no_reasoning:
         dataset = sources.dataset()
@@ -396,6 +411,253 @@ def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str,
 
 # --- link / publish (issue 4) ---
 # --- serve / push (issue 7) ---
+
+
+def _query_endpoint(
+    bound, endpoint: str | None, timeout: float | None, fmt: str, *, no_reasoning: bool, labels: bool, output: str
+) -> None:
+    """`kg query --endpoint`: the same query and output formats, answered by another server."""
+    from rdflib import URIRef
+
+    from kg import remote
+    from kg.paths import internal_sparql_dir
+
+    if not endpoint:
+        raise UsageError("--timeout is for --endpoint queries")
+    if no_reasoning:
+        raise UsageError("--no-reasoning is for local queries; an endpoint answers from whatever it holds")
+    timeout = timeout or remote.DEFAULT_TIMEOUT
+    text = remote.bind_values(bound.prepared.text, bound.bindings)
+    answer = remote.query(endpoint, text, bound.prepared.kind, ordered=bound.prepared.ordered, timeout=timeout)
+    label_graph = None
+    if fmt == "table" and labels and answer.graph is None:
+        iris = {term for row in answer.rows for term in row if isinstance(term, URIRef)}
+        if iris:
+            sparql = (internal_sparql_dir() / "labels.rq").read_text(encoding="utf-8")
+            label_graph = remote.labels(endpoint, iris, sparql, timeout=timeout)
+    _emit(write_answer(answer, fmt, labels_from=label_graph), output)
+
+
+class _Stop(Exception):
+    """SIGTERM, turned into an exception so `finally` blocks stop the server."""
+
+
+def _raise_stop(signum, frame) -> None:  # noqa: ANN001
+    raise _Stop()
+
+
+@cli.command()
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. Anything but loopback lets other machines query the graph.",
+)
+@click.option("--port", type=click.IntRange(1, 65535), default=7878, show_default=True, help="Port to listen on.")
+@click.option(
+    "--timeout",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="Seconds a query may run before the server stops it.",
+)
+@click.option(
+    "--store",
+    "store_dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Serve this Oxigraph store (from kg load --store) instead of a temporary one. Default: the global --store.",
+)
+@click.pass_obj
+def serve(settings: Settings, host: str, port: int, timeout: int, store_dir: Path | None) -> None:
+    """Serve the reasoned graph read-only over the SPARQL 1.1 Protocol until Ctrl-C.
+
+    Runs Oxigraph's server (pip install 'battery-kg[server]') on a store holding
+    kgg:ontology, kgg:data and kgg:inferred, with their union as the default graph,
+    CORS allowed and a query time limit. Updates are refused.
+    """
+    import shutil
+    import signal
+    import tempfile
+
+    from kg import serve as serving
+    from kg.errors import ServerError
+    from kg.namespaces import KGG
+    from kg.paths import display
+    from kg.remote import is_loopback
+
+    binary = serving.find_oxigraph()
+    store_dir = store_dir or settings.store
+    if not is_loopback(host):
+        logging.getLogger("kg").warning(
+            "listening on %s: anyone who can reach this machine on port %d can query the graph (read-only)", host, port
+        )
+    infos = list_queries(settings.queries)
+    temp = Path(tempfile.mkdtemp(prefix="kg-serve-"))
+    server = None
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        if store_dir is not None:
+            serving.check_store(store_dir)
+            location, what = store_dir, f"the store {display(store_dir)}"
+        else:
+            inference = reason_sources(settings.sources(), get_engine(settings.engine), use_cache=settings.use_cache)
+            graphs = {KGG.ontology: inference.ontology, KGG.data: inference.data, KGG.inferred: inference.inferred}
+            nquads = temp / "graphs.nq"
+            count = serving.write_nquads(graphs, nquads)
+            location = temp / "store"
+            serving.build_store(binary, nquads, location)
+            nquads.unlink()
+            what = f"the reasoned graph ({count:,} triples)"
+        server = serving.start(binary, location, host=host, port=port, timeout=timeout, workdir=temp)
+        index = temp / "queries.html"
+        serving.write_index(index, server.base_url, [(info, info.path.read_text(encoding="utf-8")) for info in infos])
+        example = next((info for info in infos if not any(not p.optional for p in info.params or ())), None)
+        lines = [
+            f"Serving {what} read-only with Oxigraph",
+            f"  SPARQL endpoint  {server.query_url}",
+            "                   graphs kgg:ontology, kgg:data, kgg:inferred; their union is the default graph",
+            f"  query editor     {server.base_url}",
+            f"  named queries    {index.as_uri()}  (each link opens the query in the editor)",
+            "",
+            render_table(["name", "title"], [[info.name, info.title] for info in infos]).rstrip("\n"),
+            "",
+            "Try:",
+        ]
+        if example is not None:
+            lines += [
+                f"  curl -H 'Accept: text/csv' --data-urlencode query@{example.path} {server.query_url}",
+                f"  kg query {example.name} --endpoint {server.query_url}",
+            ]
+        lines += ["", f"Queries stop after {timeout} s; updates are refused. Press Ctrl-C to stop."]
+        click.echo("\n".join(lines))
+        code = server.process.wait()
+        raise ServerError(f"the SPARQL server stopped unexpectedly (exit status {code}): {server.last_message()}")
+    except (KeyboardInterrupt, _Stop):
+        click.echo("Stopped.", err=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if server is not None:
+            server.stop()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+@cli.command()
+@click.option(
+    "--endpoint",
+    required=True,
+    metavar="URL",
+    help="The store's SPARQL query URL: the Graph Store URL is derived from it, and it is asked for counts afterwards.",
+)
+@click.option(
+    "--store-endpoint",
+    metavar="URL",
+    help="Graph Store Protocol URL. Default from --endpoint: Oxigraph /query -> /store, "
+    "Fuseki /DATASET/query -> /DATASET/data, GraphDB /repositories/R -> /repositories/R/rdf-graphs/service.",
+)
+@click.option(
+    "--graph-prefix",
+    default="https://w3id.org/battery-kg/graph/",
+    show_default=True,
+    metavar="IRI",
+    help="Graphs are named PREFIX + ontology, data, inferred and links/<linkset file name>.",
+)
+@click.option(
+    "--linkset",
+    "linksets",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A linkset file (from kg link) to send into its own graph (repeatable).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60,
+    show_default=True,
+    help="Seconds to wait for the store at each step of each upload.",
+)
+@click.option("--no-check", is_flag=True, help="Don't ask --endpoint how many triples each graph holds afterwards.")
+@click.pass_obj
+def push(
+    settings: Settings,
+    endpoint: str,
+    store_endpoint: str | None,
+    graph_prefix: str,
+    linksets: tuple[Path, ...],
+    timeout: float,
+    no_check: bool,
+) -> None:
+    """Upload the asserted graphs, the inferred graph and linksets to a triple store, one named graph each.
+
+    Uses the SPARQL 1.1 Graph Store HTTP Protocol: each graph is replaced by one PUT, which
+    the store applies atomically (the push as a whole is not). Blank nodes travel as
+    /.well-known/genid/ IRIs so they stay shared between graphs. Credentials come from
+    $KG_ENDPOINT_USER and $KG_ENDPOINT_PASSWORD or ~/.netrc, never from options.
+    """
+    from rdflib import URIRef
+
+    from kg import remote
+    from kg.errors import RemoteError
+    from kg.load import FORMATS
+    from kg.paths import display, internal_sparql_dir
+
+    store_url = store_endpoint or remote.default_store_url(endpoint)
+    remote.check_graph_prefix(graph_prefix)
+    engine = get_engine(settings.engine)
+    linked = {}
+    for path in linksets:
+        if path.suffix not in FORMATS:
+            raise UsageError(f"--linkset {display(path)}: unknown RDF file type; use one of {', '.join(FORMATS)}")
+        linked[URIRef(f"{graph_prefix}links/{remote.slug(path.stem)}")] = engine.parse(path, FORMATS[path.suffix])
+    inference = reason_sources(settings.sources(), engine, use_cache=settings.use_cache)
+    graphs = {
+        URIRef(graph_prefix + "ontology"): inference.ontology,
+        URIRef(graph_prefix + "data"): inference.data,
+        URIRef(graph_prefix + "inferred"): inference.inferred,
+        **linked,
+    }
+    uploads = remote.push(graphs, store_url, timeout=timeout, progress=_progress_reporter())
+    if not no_check:
+        sparql = (internal_sparql_dir() / "triples-per-graph.rq").read_text(encoding="utf-8")
+        counts = remote.count_triples(endpoint, sparql, timeout=timeout)
+        for upload in uploads:
+            upload.stored = counts.get(upload.graph, 0)
+    rows = [
+        [curie(u.graph), f"{u.triples:,}", f"{u.bytes:,}", "" if u.stored is None else f"{u.stored:,}"] for u in uploads
+    ]
+    _emit(
+        f"Pushed to {store_url}\n"
+        + render_table(["graph", "triples", "bytes", "in store"], rows, right_align=[False, True, True, True]),
+        "-",
+    )
+    wrong = [u for u in uploads if u.stored is not None and u.stored != u.triples]
+    if wrong:
+        first = wrong[0]
+        raise RemoteError(
+            f"{endpoint} reports {first.stored:,} triples in <{first.graph}> after the push; kg sent {first.triples:,}"
+        )
+
+
+def _progress_reporter():
+    """A progress line on stderr while uploading, when stderr is a terminal or -v is on; else None."""
+    from rdflib import URIRef
+
+    stderr = sys.stderr
+    if not (stderr.isatty() or logging.getLogger("kg").isEnabledFor(logging.INFO)):
+        return None
+    last: dict[URIRef, int] = {}
+
+    def report(graph: URIRef, sent: int, total: int) -> None:
+        percent = 100 * sent // total if total else 100
+        if stderr.isatty():
+            line = f"\r  {curie(graph)}  {sent / 1e6:.1f} / {total / 1e6:.1f} MB  {percent:3d}%"
+            click.echo(line, err=True, nl=False)
+            if sent >= total:
+                click.echo("", err=True)
+        elif percent // 25 != last.get(graph, -1):  # -v into a file: a line per quarter
+            last[graph] = percent // 25
+            click.echo(f"  {curie(graph)}  {sent:,} / {total:,} bytes  {percent}%", err=True)
+
+    return report
 
 
 def _emit(text: str, output: str) -> None:

@@ -138,6 +138,7 @@ def _request(
     opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, data=body, headers=all_headers, method=method)
     deadline = time.monotonic() + timeout
+    url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))  # for messages: no ?graph=
     try:
         with opener.open(request, timeout=timeout) as response:
             chunks = []
@@ -545,14 +546,17 @@ def push(
 
             separator = "&" if "?" in store_url else "?"
             url = f"{store_url}{separator}graph={urllib.parse.quote(str(name), safe='')}"
-            _request(
-                "PUT",
-                url,
-                body=_Progress(handle, report),
-                length=size,
-                headers={"Content-Type": "application/n-triples; charset=utf-8"},
-                timeout=timeout,
-            )
+            try:
+                _request(
+                    "PUT",
+                    url,
+                    body=_Progress(handle, report),
+                    length=size,
+                    headers={"Content-Type": "application/n-triples; charset=utf-8"},
+                    timeout=timeout,
+                )
+            except RemoteError as error:
+                raise RemoteError(f"sending <{name}>: {error.message}") from None
         uploads.append(Upload(graph=name, triples=len(lines), bytes=size))
     return uploads
 

@@ -43,3 +43,9 @@ class ServerError(KgError):
 
 class RenderError(KgError):
     """A picture can't be drawn: Graphviz is missing or fails."""
+
+
+class ValidationError(KgError):
+    """The data breaks the shapes or is inconsistent, and the command would reason over it (exit 1, as kg validate)."""
+
+    exit_code = 1

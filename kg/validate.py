@@ -1,0 +1,642 @@
+"""Check data before anything reasons over it: SHACL shapes, then OWL 2 RL consistency.
+
+`validate()` returns a `Report` and never raises because the data is wrong; only inputs
+that can't be read at all raise (LoadError...). Every finding is placed: the entity it is
+about, the file and line where that entity's subject starts, and the fact rows (`# A5`)
+its comments cite.
+
+The shapes (ontology/shapes.ttl) run over the asserted ontology + data, so they can guard
+reasoning and point at what someone wrote; the `kg/sparql/*-violation.rq` queries run over
+the closure, where inconsistencies become visible. Reports are cached by the inputs' content,
+so the check in front of `kg query` costs a few file hashes when nothing changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from importlib.metadata import version
+from pathlib import Path
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.collection import Collection
+from rdflib.term import Node
+
+from kg.engine import Engine, get_engine
+from kg.errors import LoadError, OutputError
+from kg.load import FORMATS, Sources, load
+from kg.namespaces import DCTERMS, KG, RDF, bind
+from kg.paths import atomic_write, display, internal_sparql_dir, ontology_dir
+from kg.paths import cache_dir as default_cache_dir
+from kg.queries import run
+from kg.reason import Inference, reason_sources
+from kg.results import curie
+
+log = logging.getLogger(__name__)
+
+SHAPES_FILE = "shapes.ttl"
+SEVERITIES = ("violation", "warning", "info")
+# Bump when findings or their placement change, so cached reports are not reused.
+VALIDATOR_VERSION = "1"
+
+_SH = "http://www.w3.org/ns/shacl#"
+_SEVERITY = {URIRef(_SH + "Violation"): "violation", URIRef(_SH + "Warning"): "warning", URIRef(_SH + "Info"): "info"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: what (check, message), about what (focus, path, value), where (file, line, rows)."""
+
+    entity: str  # IRI of the entity the finding is grouped under (a value node's owner)
+    check: str  # the shape or SPARQL constraint (kgsh:...), or the violation query's name
+    constraint: str  # SHACL constraint component (MinCount, SPARQL...) or "OWL 2 RL"
+    severity: str  # violation, warning or info
+    message: str
+    focus: str = ""  # the focus node: an IRI, or "[]" for a value node of `entity`
+    path: str = ""  # the property involved, as a CURIE or SHACL path
+    value: str = ""  # the offending value, in Turtle-like form
+    file: str = ""  # absolute path of the file holding the line below
+    line: int = 0  # best line: the property inside the entity's block, else the subject's first line
+    rows: tuple[str, ...] = ()  # fact rows cited by comments there (# A5)
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where an entity's subject starts, and what it rests on."""
+
+    file: str = ""
+    line: int = 0
+    rows: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # its kg:source / dcterms:source, as CURIEs
+
+
+@dataclass
+class Report:
+    """The outcome of a validation: findings plus where each entity is."""
+
+    findings: list[Finding] = field(default_factory=list)
+    entities: dict[str, Place] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    shapes: str = ""
+    engine: str = ""
+    data_files: int = 0  # files[:data_files] are data, the rest ontology
+
+    @property
+    def conforms(self) -> bool:
+        """True when nothing is a violation (warnings and infos do not fail validation)."""
+        return not any(f.severity == "violation" for f in self.findings)
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def by_entity(self) -> list[tuple[str, list[Finding]]]:
+        """Findings grouped by entity: entities with violations first, then by file, line and IRI."""
+        groups: dict[str, list[Finding]] = {}
+        for finding in sorted(self.findings, key=_finding_order):
+            groups.setdefault(finding.entity, []).append(finding)
+
+        def order(item: tuple[str, list[Finding]]):
+            entity, findings = item
+            place = self.entities.get(entity, Place())
+            worst = min(SEVERITIES.index(f.severity) for f in findings)
+            return (worst, place.file or "~", place.line, entity)
+
+        return sorted(groups.items(), key=order)
+
+    def to_dict(self) -> dict:
+        return {
+            "findings": [asdict(f) for f in self.findings],
+            "entities": {k: asdict(v) for k, v in self.entities.items()},
+            "files": list(self.files),
+            "shapes": self.shapes,
+            "engine": self.engine,
+            "data_files": self.data_files,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Report:
+        findings = [Finding(**{**f, "rows": tuple(f["rows"])}) for f in data["findings"]]
+        entities = {
+            k: Place(**{**v, "rows": tuple(v["rows"]), "sources": tuple(v["sources"])})
+            for k, v in data["entities"].items()
+        }
+        return cls(findings, entities, list(data["files"]), data["shapes"], data["engine"], data["data_files"])
+
+
+def _finding_order(f: Finding):
+    return (SEVERITIES.index(f.severity), f.line, f.check, f.path, f.value, f.focus, f.message)
+
+
+# -- entry points ----------------------------------------------------------------------
+
+
+def default_shapes(ontology: Path | None = None) -> Path:
+    """ONTOLOGY/shapes.ttl when that folder has one, else the bundled shapes."""
+    if ontology is not None:
+        folder = Path(ontology)
+        folder = folder.parent if folder.is_file() else folder
+        if (folder / SHAPES_FILE).is_file():
+            return folder / SHAPES_FILE
+    return ontology_dir() / SHAPES_FILE
+
+
+def validate_paths(
+    ontology: Path,
+    data: Iterable[Path],
+    engine: Engine | None = None,
+    *,
+    shapes: Path | None = None,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+) -> Report:
+    """Validate data files or folders against the shapes (+ ontology); a cached report when inputs are unchanged."""
+    engine = engine or get_engine()
+    data = [Path(p) for p in data]
+    shapes = Path(shapes) if shapes else default_shapes(ontology)
+    record_path = Path(cache_dir or default_cache_dir()) / f"validation-{_record_key(ontology, data, shapes, engine)}.json"
+    if use_cache:
+        cached = _read_record(record_path)
+        if cached is not None:
+            log.info("validation cache hit: %s", display(record_path))
+            return cached
+    sources = load(ontology, data, engine)
+    report = validate(sources, engine, shapes=shapes, use_cache=use_cache, cache_dir=cache_dir)
+    if use_cache:
+        _write_record(record_path, sources, data, shapes, report)
+    return report
+
+
+def validate(
+    sources: Sources,
+    engine: Engine | None = None,
+    *,
+    shapes: Path | None = None,
+    inference: Inference | None = None,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+) -> Report:
+    """Shapes over the asserted graphs, then the *-violation.rq queries over the closure."""
+    engine = engine or get_engine()
+    shapes = Path(shapes) if shapes else ontology_dir() / SHAPES_FILE
+    asserted = bind(Graph())
+    asserted += sources.ontology.graph
+    asserted += sources.data.graph
+    raw = check_shapes(asserted, read_shapes(shapes))
+    if inference is None:
+        inference = reason_sources(sources, engine, use_cache=use_cache, cache_dir=cache_dir)
+    raw += check_consistency(inference, engine)
+    files = [*sources.data.files, *sources.ontology.files]
+    placer = _Placer(asserted, files)
+    findings = sorted({placer.place(f) for f in raw}, key=lambda f: (f.entity, *_finding_order(f)))
+    entities = {f.entity: placer.entity_place(f.entity) for f in findings}
+    return Report(findings, entities, [str(p) for p in files], str(shapes), engine.name, len(sources.data.files))
+
+
+def read_shapes(path: Path) -> Graph:
+    """The shapes graph; a missing or broken shapes file means validation can't run (LoadError)."""
+    path = Path(path)
+    if not path.is_file():
+        raise LoadError(f"{display(path)}: no such shapes file")
+    return get_engine().parse(path, FORMATS.get(path.suffix, "turtle"))
+
+
+# -- SHACL -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A finding before placement: terms, not text."""
+
+    focus: Node
+    check: str
+    constraint: str
+    severity: str
+    message: str
+    path: str = ""
+    value: Node | None = None
+    path_iri: URIRef | None = None
+
+
+def check_shapes(data: Graph, shapes: Graph) -> list[_Raw]:
+    """Run pyshacl (SHACL-SPARQL and SPARQL targets on) and read its report graph back as findings."""
+    import pyshacl  # slow to import; only needed when a report is not cached
+
+    _conforms, results, _text = pyshacl.validate(
+        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, allow_infos=True
+    )
+    sh = _SH
+    found = []
+    for result in results.subjects(RDF.type, URIRef(sh + "ValidationResult")):
+        focus = results.value(result, URIRef(sh + "focusNode"))
+        severity = _SEVERITY.get(results.value(result, URIRef(sh + "resultSeverity")), "violation")
+        shape = results.value(result, URIRef(sh + "sourceConstraint")) or results.value(
+            result, URIRef(sh + "sourceShape")
+        )
+        component = results.value(result, URIRef(sh + "sourceConstraintComponent"))
+        path_node = results.value(result, URIRef(sh + "resultPath"))
+        value = results.value(result, URIRef(sh + "value"))
+        messages = sorted(str(m) for m in results.objects(result, URIRef(sh + "resultMessage")))
+        message = messages[0] if messages else "does not conform"
+        message = message.replace("{$value}", _term(value)).replace("{?value}", _term(value))
+        found.append(
+            _Raw(
+                focus=focus,
+                check=_term(shape) if isinstance(shape, URIRef) else "(anonymous shape)",
+                constraint=str(component).removeprefix(sh).removesuffix("ConstraintComponent"),
+                severity=severity,
+                message=_compact(message),
+                path=_path_text(results, path_node) if path_node is not None else "",
+                value=value,
+                path_iri=path_node if isinstance(path_node, URIRef) else None,
+            )
+        )
+    return found
+
+
+def _path_text(graph: Graph, node: Node) -> str:
+    """A SHACL property path as SPARQL-like text: kg:source|dcterms:source, ^kg:funding."""
+    if isinstance(node, URIRef):
+        return curie(node)
+    sh = _SH
+    for key, fmt in (("inversePath", "^{}"), ("zeroOrMorePath", "{}*"), ("oneOrMorePath", "{}+"), ("zeroOrOnePath", "{}?")):
+        inner = graph.value(node, URIRef(sh + key))
+        if inner is not None:
+            return fmt.format(_path_text(graph, inner))
+    alternatives = graph.value(node, URIRef(sh + "alternativePath"))
+    if alternatives is not None:
+        return "|".join(_path_text(graph, item) for item in Collection(graph, alternatives))
+    if graph.value(node, RDF.first) is not None:
+        return "/".join(_path_text(graph, item) for item in Collection(graph, node))
+    return "(path)"
+
+
+# -- OWL 2 RL consistency ------------------------------------------------------------------
+
+
+def violation_queries() -> list[Path]:
+    """kg/sparql/*-violation.rq: each row any of them returns is an error."""
+    return sorted(internal_sparql_dir().glob("*-violation.rq"))
+
+
+def check_consistency(inference: Inference, engine: Engine | None = None) -> list[_Raw]:
+    """Run every *-violation.rq over the reasoned dataset; rows carry ?focus ?message and maybe ?path ?value."""
+    engine = engine or get_engine()
+    dataset = inference.queryable(engine) if hasattr(inference, "queryable") else inference.dataset()
+    found = []
+    for query in violation_queries():
+        answer = run(query, dataset, engine=engine)
+        for row in answer.rows:
+            values = dict(zip(answer.variables, row, strict=True))
+            path = values.get("path")
+            found.append(
+                _Raw(
+                    focus=values.get("focus"),
+                    check=query.stem.removesuffix("-violation"),
+                    constraint="OWL 2 RL",
+                    severity="violation",
+                    message=_compact(str(values.get("message") or "is inconsistent")),
+                    path=curie(path) if isinstance(path, URIRef) else "",
+                    value=values.get("value"),
+                    path_iri=path if isinstance(path, URIRef) else None,
+                )
+            )
+    return found
+
+
+# -- placing findings in files ---------------------------------------------------------------
+
+_PREFIX_LINE = re.compile(r"^\s*(?:@prefix|PREFIX)\s+([\w.-]*):\s*<([^>]*)>", re.I)
+_ROW = re.compile(r"(?<![\w:/#-])([A-Z])(\d{1,2})(?:\s*[–-]\s*\1?(\d{1,2}))?(?!\w)")
+
+
+class _SourceFile:
+    """One Turtle file's lines and prefixes, for finding where a subject is written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except OSError:
+            text = ""
+        self.lines = text.removeprefix("\ufeff").splitlines()
+        self.prefixes = [m.groups() for line in self.lines if (m := _PREFIX_LINE.match(line))]
+
+    def spellings(self, iri: str) -> list[str]:
+        forms = [f"<{iri}>"]
+        forms += [f"{p}:{iri[len(ns):]}" for p, ns in self.prefixes if ns and iri.startswith(ns) and len(iri) > len(ns)]
+        return forms
+
+    def subject_line(self, iri: str) -> int:
+        """1-based line where `iri` starts a statement (first token at column 0, else first token), or 0."""
+        forms = self.spellings(iri)
+        fallback = 0
+        for number, line in enumerate(self.lines, start=1):
+            token = line.split(None, 1)[0] if line.strip() else ""
+            if token in forms or any(token.startswith(f) and token[len(f) :] in (";", ",") for f in forms):
+                if not line[:1].isspace():
+                    return number
+                fallback = fallback or number
+        return fallback
+
+    def block_end(self, start: int) -> int:
+        """Last line of the statement starting at `start` (the line ending in ' .')."""
+        for number in range(start, len(self.lines) + 1):
+            code = self.lines[number - 1].split(" #", 1)[0].rstrip()
+            if code.endswith(".") and not code.lstrip().startswith("#"):
+                return number
+        return len(self.lines)
+
+    def property_line(self, start: int, iri: str) -> int:
+        """Line inside the statement at `start` where property `iri` appears, or 0."""
+        forms = self.spellings(iri)
+        for number in range(start, self.block_end(start) + 1):
+            code = self.lines[number - 1].split("#", 1)[0] if not self.lines[number - 1].lstrip().startswith("#") else ""
+            if any(re.search(rf"(?<![\w:]){re.escape(f)}(?![\w-])", code) for f in forms):
+                return number
+        return 0
+
+    def rows_above(self, line: int) -> tuple[str, ...]:
+        """Fact rows cited by the comment lines directly above `line` (or on it)."""
+        comments = []
+        own = self.lines[line - 1]
+        if "#" in own and not own.lstrip().startswith("#"):
+            comments.append(own.split("#", 1)[1])
+        number = line - 1
+        while number >= 1 and self.lines[number - 1].lstrip().startswith("#"):
+            comments.append(self.lines[number - 1].lstrip()[1:])
+            number -= 1
+        rows: list[str] = []
+        for comment in comments:
+            for letter, first, last in _ROW.findall(comment):
+                numbers = range(int(first), int(last) + 1) if last and int(last) > int(first) else [int(first)]
+                rows += [f"{letter}{n}" for n in numbers]
+        return tuple(sorted(set(rows), key=lambda r: (r[0], int(r[1:]))))
+
+
+class _Placer:
+    """Turns raw findings into placed ones: owner entity, file, line, fact rows, sources."""
+
+    def __init__(self, graph: Graph, files: list[Path]) -> None:
+        self.graph = graph
+        self.paths = files
+        self._places: dict[str, Place] = {}
+
+    @cached_property
+    def files(self) -> list[_SourceFile]:
+        return [_SourceFile(Path(p)) for p in self.paths]
+
+    def owner(self, node: Node) -> tuple[Node, URIRef | None]:
+        """A blank node's nearest IRI ancestor and the property leading to the blank node."""
+        via = None
+        seen = set()
+        while isinstance(node, BNode) and node not in seen:
+            seen.add(node)
+            parents = sorted(self.graph.subject_predicates(node), key=lambda sp: (isinstance(sp[0], BNode), str(sp)))
+            if not parents:
+                break
+            node, via = parents[0]
+        return node, via
+
+    def locate(self, iri: str) -> tuple[_SourceFile | None, int]:
+        for source in self.files:
+            line = source.subject_line(iri)
+            if line:
+                return source, line
+        return None, 0
+
+    def entity_place(self, entity: str) -> Place:
+        if entity not in self._places:
+            source, line = self.locate(entity) if entity.startswith(("http:", "https:", "urn:")) else (None, 0)
+            cited = sorted(
+                curie(o)
+                for p in (KG.source, DCTERMS.source)
+                for o in self.graph.objects(URIRef(entity), p)
+                if isinstance(o, URIRef)
+            )
+            self._places[entity] = Place(
+                file=str(source.path) if source else "",
+                line=line,
+                rows=source.rows_above(line) if source else (),
+                sources=tuple(cited),
+            )
+        return self._places[entity]
+
+    def place(self, raw: _Raw) -> Finding:
+        owner, via = self.owner(raw.focus) if raw.focus is not None else (None, None)
+        entity = str(owner) if isinstance(owner, URIRef) else "(graph)"
+        place = self.entity_place(entity)
+        line, rows = place.line, place.rows
+        source = next((s for s in self.files if str(s.path) == place.file), None)
+        prop = via or raw.path_iri
+        if source is not None and place.line and prop is not None:
+            inner = source.property_line(place.line, str(prop))
+            if inner:
+                line, rows = inner, source.rows_above(inner) or place.rows
+        focus = str(raw.focus) if isinstance(raw.focus, URIRef) else ("[]" if raw.focus is not None else "")
+        path = raw.path
+        if isinstance(raw.focus, BNode) and via is not None:
+            path = f"{curie(via)}/{path}" if path else curie(via)
+        return Finding(
+            entity=entity,
+            check=raw.check,
+            constraint=raw.constraint,
+            severity=raw.severity,
+            message=raw.message,
+            focus=focus,
+            path=path,
+            value=_term(raw.value) if raw.value is not None and raw.value != raw.focus else "",
+            file=place.file,
+            line=line,
+            rows=rows,
+        )
+
+
+# -- text helpers ----------------------------------------------------------------------------
+
+
+def _term(term: Node | None) -> str:
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        return curie(term)
+    if isinstance(term, BNode):
+        return "[]"
+    if isinstance(term, Literal):
+        text = json.dumps(str(term), ensure_ascii=False)
+        if term.language:
+            return f"{text}@{term.language}"
+        if term.datatype:
+            return f"{text}^^{curie(term.datatype)}"
+        return text
+    return str(term)
+
+
+def _compact(message: str) -> str:
+    """<https://w3id.org/battery-kg/ontology#Place> -> kg:Place inside messages."""
+    message = re.sub(r"<(https?://[^>\s]+)>", lambda m: curie(URIRef(m.group(1))), message)
+    return " ".join(message.split())
+
+
+# -- cache -------------------------------------------------------------------------------------
+
+
+def _record_key(ontology: Path, data: list[Path], shapes: Path, engine: Engine) -> str:
+    digest = hashlib.sha256()
+    parts = ("battery-kg validation", VALIDATOR_VERSION, engine.name, engine.version, version("pyshacl"))
+    for part in (*parts, str(Path(ontology).resolve()), str(Path(shapes).resolve()), *(str(p.resolve()) for p in data)):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _fingerprint(paths: Iterable[Path]) -> dict[str, str | None]:
+    return {str(p): (_sha256(p) if p.is_file() else None) for p in paths}
+
+
+def _sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
+def _listings(data: list[Path]) -> dict[str, list[str]]:
+    return {
+        str(p.resolve()): sorted(q.name for q in p.iterdir() if q.suffix in FORMATS and q.is_file())
+        for p in data
+        if p.is_dir()
+    }
+
+
+def _inputs(report: Report, shapes: Path, catalog: Path) -> list[Path]:
+    checks = violation_queries()
+    return [*(Path(f) for f in report.files), Path(shapes).resolve(), catalog.resolve(), *checks]
+
+
+def _write_record(path: Path, sources: Sources, data: list[Path], shapes: Path, report: Report) -> None:
+    catalog = Path(sources.ontology.files[0]).parent / "catalog-v001.xml" if sources.ontology.files else Path("-")
+    record = {
+        "inputs": _fingerprint(_inputs(report, shapes, catalog)),
+        "folders": _listings(data),
+        "data": [str(p.resolve()) for p in data],
+        "report": report.to_dict(),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    except (OSError, OutputError) as error:  # a cache that can't be written only costs time
+        log.warning("could not write validation cache %s: %s", display(path), error)
+
+
+def _read_record(path: Path) -> Report | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        inputs = record["inputs"]
+        if _fingerprint(Path(p) for p in inputs) != inputs:
+            return None
+        if _listings([Path(p) for p in record["data"]]) != record["folders"]:
+            return None
+        return Report.from_dict(record["report"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        log.warning("ignoring unreadable validation cache %s (%s)", display(path), error)
+        return None
+
+
+# -- reports as text -----------------------------------------------------------------------------
+
+
+def render_text(report: Report) -> str:
+    """A report for people: one block per entity (where it is, what it rests on), then a summary line."""
+    out = []
+    for entity, findings in report.by_entity():
+        place = report.entities.get(entity, Place())
+        head = curie(URIRef(entity)) if entity.startswith(("http:", "https:")) else entity
+        where = []
+        if place.file:
+            where.append(f"{display(place.file)}, line {place.line}" + (f" ({', '.join(place.rows)})" if place.rows else ""))
+        if place.sources:
+            where.append("source " + ", ".join(place.sources))
+        out.append(head + (f"  —  {'; '.join(where)}" if where else ""))
+        for f in findings:
+            subject = " ".join(part for part in (f.path, f.value) if part)
+            out.append(f"  {f.severity:<9}  " + (f"{subject}: " if subject else "") + f.message)
+            detail = [f.check, f.constraint]
+            if f.line and (f.line != place.line or f.file != place.file):
+                detail.append(f"line {f.line}" + (f" ({', '.join(f.rows)})" if f.rows else ""))
+            out.append(f"  {'':<9}  [{' · '.join(detail)}]")
+        out.append("")
+    out.append(summary(report))
+    return "\n".join(out) + "\n"
+
+
+def summary(report: Report) -> str:
+    counts = ", ".join(_plural(report.count(s), s) for s in SEVERITIES)
+    data, ontology = report.data_files, len(report.files) - report.data_files
+    what = f"{_plural(data, 'data file')} and {_plural(ontology, 'ontology file')}"
+    verdict = "conforms" if report.conforms else "does not conform"
+    return f"{counts} — {what} checked against {display(report.shapes)} and OWL 2 RL ({report.engine} engine): {verdict}"
+
+
+def _plural(n: int, word: str) -> str:
+    if word == "info":
+        return f"{n} info"
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def render_json(report: Report) -> str:
+    """The same report for machines: entities with their place and findings, plus counts."""
+    entities = []
+    for entity, findings in report.by_entity():
+        place = report.entities.get(entity, Place())
+        entities.append(
+            {
+                "entity": entity,
+                "file": display(place.file) if place.file else None,
+                "line": place.line or None,
+                "rows": list(place.rows),
+                "sources": list(place.sources),
+                "findings": [
+                    {
+                        "severity": f.severity,
+                        "check": f.check,
+                        "constraint": f.constraint,
+                        "focus": f.focus,
+                        "path": f.path or None,
+                        "value": f.value or None,
+                        "message": f.message,
+                        "file": display(f.file) if f.file else None,
+                        "line": f.line or None,
+                        "rows": list(f.rows),
+                    }
+                    for f in findings
+                ],
+            }
+        )
+    document = {
+        "conforms": report.conforms,
+        "counts": {s: report.count(s) for s in SEVERITIES},
+        "shapes": display(report.shapes),
+        "engine": report.engine,
+        "files": [display(f) for f in report.files],
+        "entities": entities,
+    }
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def refusal(report: Report) -> str:
+    """One line for commands that refuse to reason over data with violations."""
+    violations = [f for f in sorted(report.findings, key=_finding_order) if f.severity == "violation"]
+    first = violations[0]
+    where = f"{display(first.file)}, line {first.line}: " if first.file else ""
+    more = f" (and {_plural(len(violations) - 1, 'more violation')})" if len(violations) > 1 else ""
+    entity = curie(URIRef(first.entity)) if first.entity.startswith(("http:", "https:")) else first.entity
+    return (
+        f"{where}{entity} {first.message}{more} — run `kg validate` to see every problem, "
+        "or pass --no-validate to go ahead anyway"
+    )

@@ -300,6 +300,7 @@ def export_command(
     seed: int,
 ) -> None:
     """Write the graph (or a region, classes, or one entity's neighbourhood) for Gephi, Cytoscape, yEd, D3..."""
+    from kg.errors import OutputError
     from kg.export import WRITERS, ExportOptions, write_export
     from kg.project import class_hierarchy, project
 
@@ -315,6 +316,9 @@ def export_command(
         raise UsageError(
             "--hierarchy exports the class hierarchy; it takes no --inferred, --region, --class or --focus"
         )
+    folder = Path(output).parent
+    if not folder.is_dir():  # fail before paying for loading and reasoning
+        raise OutputError(f"cannot write {output}: {folder} is not a folder")
     engine = get_engine(settings.engine)
     dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
     if hierarchy:

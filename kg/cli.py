@@ -173,7 +173,7 @@ def _format_from_suffix(output: str) -> str:
 @click.option(
     "--endpoint",
     metavar="URL",
-    help="Run on this SPARQL 1.1 endpoint instead of locally, e.g. http://localhost:7878/query (issue 7).",
+    help="Run on this SPARQL 1.1 endpoint instead of locally, e.g. http://localhost:7878/query.",
 )
 @click.option(
     "--timeout",

@@ -327,8 +327,8 @@ def is_release(directory: Path) -> bool:
     return present <= listed | {CHECKSUMS}
 
 
-def write_release(release: Release, directory: Path, *, force: bool = False) -> None:
-    """Build the release in a temporary folder beside `directory`, then rename it into place."""
+def check_target(directory: Path, *, force: bool = False) -> None:
+    """Refuse, before any work, a target that is a file, lacks a parent, or holds something not ours."""
     directory = Path(directory)
     parent = directory.resolve().parent
     if directory.exists() and not directory.is_dir():
@@ -339,6 +339,13 @@ def write_release(release: Release, directory: Path, *, force: bool = False) -> 
         )
     if not parent.is_dir():
         raise OutputError(f"cannot write {display(directory)}: {display(parent)} does not exist")
+
+
+def write_release(release: Release, directory: Path, *, force: bool = False) -> None:
+    """Build the release in a temporary folder beside `directory`, then rename it into place."""
+    directory = Path(directory)
+    parent = directory.resolve().parent
+    check_target(directory, force=force)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=parent))
     except OSError as error:
@@ -412,4 +419,4 @@ def check_release(directory: Path) -> list[str]:
     return problems
 
 
-__all__ = ["Release", "build_release", "write_release", "check_release", "is_release", "ontology_html"]
+__all__ = ["Release", "build_release", "check_target", "write_release", "check_release", "is_release", "ontology_html"]

@@ -16,7 +16,7 @@ from kg.load import Sources, load
 from kg.namespaces import bind
 from kg.paths import atomic_write, data_dir, ontology_dir, queries_dir
 from kg.queries import bind_query, execute, list_queries, parse_assignment
-from kg.reason import reason_sources
+from kg.reason import open_dataset, reason_sources
 from kg.results import GRAPH_FORMATS, RESULT_FORMATS, curie, render_table, serialize_graph, write_answer
 from kg.stats import stats as compute_stats
 
@@ -52,9 +52,19 @@ class Settings:
     use_cache: bool
     engine: str = DEFAULT_ENGINE
     validate: bool = True
+    store: Path | None = None
 
     def sources(self) -> Sources:
         return load(self.ontology, self.data, get_engine(self.engine))
+
+    def dataset(self, reasoning: bool = True) -> object:
+        """The engine's queryable dataset: from --store if given, else the (cached) reasoned sources."""
+        engine = get_engine(self.engine)
+        if self.store is not None and reasoning:
+            from kg.store import open_store
+
+            return open_store(self.store, engine)
+        return open_dataset(self.ontology, self.data, engine, reasoning=reasoning, use_cache=self.use_cache)
 
 
 class _StderrHandler(logging.Handler):
@@ -106,9 +116,15 @@ def _setup_logging(verbose: bool) -> None:
     help="Which engine parses, reasons and queries (also $KG_ENGINE).",
 )
 @click.option("--no-validate", is_flag=True, help="Reason and query even when the data breaks the shapes.")
+@click.option(
+    "--store",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="KG_STORE",
+    help="Query this on-disk store (built by kg load --store) instead of parsing and reasoning (also $KG_STORE).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log what runs (engine, cache hits) to stderr.")
 @click.pass_context
-def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_validate, verbose) -> None:
+def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_validate, store, verbose) -> None:
     """Build, reason over and query the battery-kg knowledge graph.
 
     Errors print one line starting with "Error:" and exit with status 2.
@@ -121,6 +137,7 @@ def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_valida
         use_cache=not no_cache,
         engine=engine,
         validate=not no_validate,
+        store=store,
     )
 
 
@@ -214,11 +231,7 @@ def query(
     if endpoint or timeout is not None:
         _query_endpoint(bound, endpoint, timeout, fmt, no_reasoning=no_reasoning, labels=not no_labels, output=output)
         return
-    sources = settings.sources()
-    if no_reasoning:
-        dataset = sources.dataset()
-    else:
-        dataset = reason_sources(sources, engine, use_cache=settings.use_cache).dataset()
+    dataset = settings.dataset(reasoning=not no_reasoning)
     answer = execute(bound, dataset, engine)
     _emit(write_answer(answer, fmt, labels_from=None if no_labels else dataset), output)
 
@@ -228,8 +241,7 @@ def query(
 def stats(settings: Settings) -> None:
     """Count triples per graph and entities per most specific kg: class."""
     engine = get_engine(settings.engine)
-    dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
-    result = compute_stats(dataset, engine)
+    result = compute_stats(settings.dataset(), engine)
     text = render_table(
         ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
     )
@@ -242,6 +254,39 @@ def stats(settings: Settings) -> None:
 # Commands of later stages go below their marker; each area edits only its own section.
 # --- validate (issue 5) ---
 # --- load / synth (issue 6) ---
+
+
+@cli.command("load")
+@click.option(
+    "--store",
+    "store_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Folder for the on-disk Oxigraph store (replaced if it already holds one).",
+)
+@click.pass_obj
+def load_command(settings: Settings, store_dir: Path) -> None:
+    """Parse and reason once into an on-disk store; later commands given --store DIR start fast."""
+    from kg.store import build_store
+
+    info = build_store(store_dir, settings.ontology, list(settings.data), get_engine(settings.engine),
+                       use_cache=settings.use_cache)  # fmt: skip
+    rows = [[name, str(count)] for name, count in info.triples.items()]
+    text = render_table(["graph", "triples"], rows, right_align=[False, True])
+    _emit(f"store {store_dir} built by the {info.engine} engine\n" + text, "-")
+
+
+@cli.command()
+@click.option("--triples", "-n", required=True, type=click.IntRange(min=1), help="Approximate size (rounded up).")
+@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Random seed: same seed, same bytes.")
+@click.option("-o", "--output", required=True, metavar="FILE", help="Turtle file to write; - for stdout.")
+def synth(triples: int, seed: int, output: str) -> None:
+    """Write a synthetic, clearly fictitious graph in our ontology (for benchmarks and tests)."""
+    from kg.synth import synth as generate
+
+    _emit(generate(triples, seed), output)
+
 # --- export / render / analyze (issue 3) ---
 
 _EXPORT_SUFFIXES = {

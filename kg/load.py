@@ -5,6 +5,7 @@ Nothing here touches the network: an import without a local file is an error.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -142,6 +143,57 @@ def load_data(paths: Iterable[Path], engine: Engine | None = None) -> Loaded:
         merged += engine.parse(path, _format_of(path))
     log.info("loaded data: %d file(s), %d triples", len(files), len(merged))
     return Loaded(bind(merged), files)
+
+
+# -- input fingerprints ----------------------------------------------------------------
+#
+# What a reasoning result or a store was built from: every file read (with its role and
+# sha256), the catalog that resolved the imports, and the listing of each data folder.
+# Checking a fingerprint re-hashes files but parses nothing, so a command can tell in
+# milliseconds whether a cached closure or an on-disk store still matches its inputs.
+
+
+def fingerprint(sources: Sources, ontology: Path, data: Iterable[Path]) -> dict:
+    """A JSON-ready record of the inputs `sources` was loaded from (see `changed_inputs`)."""
+    ontology = Path(ontology)
+    entry = ontology if ontology.is_file() else ontology / ENTRY_FILE
+    catalog = entry.parent / CATALOG_FILE
+    files = [["ontology", str(p), _sha256(p)] for p in sources.ontology.files]
+    files += [["data", str(p), _sha256(p)] for p in sources.data.files]
+    return {
+        "files": files,
+        "catalog": [str(catalog.resolve()), _sha256(catalog) if catalog.is_file() else None],
+        "folders": {str(p.resolve()): _listing(p) for p in map(Path, data) if p.is_dir()},
+    }
+
+
+def changed_inputs(record: dict) -> list[str]:
+    """Files of a fingerprint that changed, vanished or appeared since it was taken (empty: all current)."""
+    changes = []
+    try:
+        for _role, path, digest in record["files"]:
+            if not Path(path).is_file():
+                changes.append(f"{display(path)} (removed)")
+            elif _sha256(Path(path)) != digest:
+                changes.append(display(path))
+        catalog, digest = record["catalog"]
+        if (_sha256(Path(catalog)) if Path(catalog).is_file() else None) != digest:
+            changes.append(display(catalog))
+        for folder, names in record["folders"].items():
+            now = _listing(Path(folder)) if Path(folder).is_dir() else []
+            changes += [f"{display(Path(folder) / n)} (new)" for n in sorted(set(now) - set(names))]
+            changes += [f"{display(Path(folder) / n)} (removed)" for n in sorted(set(names) - set(now))]
+    except (KeyError, TypeError, ValueError):
+        return ["(unreadable input record)"]
+    return sorted(set(changes))
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.suffix in FORMATS and p.is_file())
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def build_dataset(graphs: dict[URIRef, Graph]) -> Dataset:

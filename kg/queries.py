@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from kg.paths import display
 from kg.paths import queries_dir as default_queries_dir
 
 QUERY_SUFFIX = ".rq"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,9 @@ def bind_query(
 
 def execute(bound: BoundQuery, dataset: Graph, engine: Engine | None = None) -> Answer:
     """Run a bound query over `dataset`; parameters are pre-bound by the engine, never formatted in."""
-    return (engine or get_engine()).query(dataset, bound.prepared, bound.bindings)
+    engine = engine or get_engine()
+    log.info("running %s with the %s engine (%s)", bound.info.name, engine.name, engine.version)
+    return engine.query(dataset, bound.prepared, bound.bindings)
 
 
 def run(

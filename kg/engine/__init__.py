@@ -1,30 +1,41 @@
 """The one seam between kg and the libraries that store, parse, reason and query.
 
-kg talks to an `Engine`; `reference` is rdflib + owlrl. A faster engine (pyoxigraph +
-reasonable) can be added as kg/engine/fast.py and registered in `_ENGINES` without
-touching load, reason or queries.
+kg talks to an `Engine`: `reference` is rdflib + owlrl, the readable implementation every
+answer is checked against; `fast` is pyoxigraph + reasonable (native code), which the
+command line uses by default. Datasets an engine returns are opaque to the code above it:
+pass them back to the same engine's `query`.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
+import importlib.util
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-from rdflib import Graph
-from rdflib.term import Node
+from typing import TYPE_CHECKING, Any, Protocol
 
 from kg.errors import UsageError
 
-__all__ = ["Answer", "Engine", "Prepared", "available_engines", "get_engine"]
+if TYPE_CHECKING:
+    from rdflib import Graph, URIRef
+    from rdflib.term import Node
 
-DEFAULT_ENGINE = "reference"
+__all__ = ["Answer", "Engine", "Prepared", "available_engines", "get_engine", "DEFAULT_ENGINE", "REFERENCE_ENGINE"]
+
+REFERENCE_ENGINE = "reference"
 
 # name -> module defining `ENGINE_CLASS`; imported only when asked for.
 _ENGINES: dict[str, str] = {"reference": "kg.engine.reference"}
+# The fast engine needs two native wheels; without them kg still works, only slower.
+if importlib.util.find_spec("pyoxigraph") and importlib.util.find_spec("reasonable"):
+    _ENGINES["fast"] = "kg.engine.fast"
+
+# What the command line uses unless told otherwise: the fast engine whenever it is installed
+# (parity with the reference engine is tested). Library functions called without an engine
+# use the reference engine.
+DEFAULT_ENGINE = "fast" if "fast" in _ENGINES else REFERENCE_ENGINE
 
 
 @dataclass(frozen=True)
@@ -60,6 +71,22 @@ class Engine(Protocol):
     def closure(self, graph: Graph) -> Graph:
         """Return a new graph: `graph` plus its OWL 2 RL entailments. `graph` is not modified."""
 
+    def dataset(self, graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]]) -> Any:
+        """A queryable dataset with each graph under its name; its default graph is their union.
+
+        The value is the engine's own (rdflib Dataset, Oxigraph store...); it offers
+        `objects(subject, predicate)` and `len()`, and goes back into `query`.
+        """
+
+    def load_nquads(self, data: bytes | Path) -> Any:
+        """A queryable dataset read from N-Quads (bytes or a file), as `dataset` would build it."""
+
+    def open_store(self, directory: Path) -> Any:
+        """A queryable dataset over an on-disk Oxigraph store built by `kg load --store`."""
+
+    def triples(self, dataset: Any, graph: URIRef | None = None) -> Iterator[tuple[Node, Node, Node]]:
+        """The triples of one named graph of `dataset` (all graphs when None), as rdflib terms."""
+
     def prepare(self, sparql_text: str) -> Prepared:
         """Parse a query once; raise QueryError on syntax errors and update requests."""
 
@@ -72,7 +99,7 @@ def available_engines() -> list[str]:
 
 
 @functools.cache
-def get_engine(name: str = DEFAULT_ENGINE) -> Engine:
+def get_engine(name: str = REFERENCE_ENGINE) -> Engine:
     """The engine called `name`, created once per process."""
     try:
         module_name = _ENGINES[name]

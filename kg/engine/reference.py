@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from rdflib.term import Node
 
 from kg.engine import Answer, Prepared
 from kg.errors import LoadError, QueryError
-from kg.namespaces import PREFIXES
+from kg.namespaces import PREFIXES, bind
 from kg.paths import display
 
 _SYNTAX_NAMES = {"turtle": "Turtle", "nt": "N-Triples", "json-ld": "JSON-LD", "xml": "RDF/XML"}
@@ -101,6 +101,37 @@ class ReferenceEngine:
         copy += graph
         owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(copy)
         return copy
+
+    # -- datasets ------------------------------------------------------------
+
+    def dataset(self, graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]]) -> Dataset:
+        """An rdflib Dataset with each graph under its name, queried as their union by default."""
+        dataset = bind(Dataset(default_union=True))
+        for name, graph in graphs.items():
+            context = dataset.graph(name)
+            dataset.addN((s, p, o, context) for s, p, o in graph)
+        return dataset
+
+    def load_nquads(self, data: bytes | Path) -> Dataset:
+        """N-Quads into an rdflib Dataset (union default graph)."""
+        raw = data.read_bytes() if isinstance(data, Path) else data
+        parsed = Dataset()
+        parsed.parse(data=raw.decode("utf-8"), format="nquads")
+        graphs = {g.identifier: g for g in parsed.graphs() if isinstance(g.identifier, URIRef) and len(g)}
+        return self.dataset(graphs)
+
+    def open_store(self, directory: Path) -> Dataset:
+        """An on-disk Oxigraph store (kg load --store) copied into rdflib via N-Quads."""
+        import pyoxigraph
+
+        store = pyoxigraph.Store.read_only(str(directory))
+        return self.load_nquads(store.dump(format=pyoxigraph.RdfFormat.N_QUADS, from_graph=None) or b"")
+
+    def triples(self, dataset: Graph, graph: URIRef | None = None) -> Iterator[tuple[Node, Node, Node]]:
+        if graph is not None and isinstance(dataset, Dataset):
+            yield from dataset.graph(graph)
+        else:
+            yield from ((s, p, o) for s, p, o, *_ in dataset)
 
     # -- SPARQL --------------------------------------------------------------
 

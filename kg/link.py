@@ -64,8 +64,15 @@ INPUT_FORMATS: dict[str, str] = {
     ".jsonld": "json-ld",
     ".json": "json-ld",
 }
-FORMAT_NAMES: dict[str, str] = {"turtle": "turtle", "ttl": "turtle", "nt": "nt", "xml": "xml", "rdfxml": "xml",
-                                "json-ld": "json-ld", "jsonld": "json-ld"}
+FORMAT_NAMES: dict[str, str] = {
+    "turtle": "turtle",
+    "ttl": "turtle",
+    "nt": "nt",
+    "xml": "xml",
+    "rdfxml": "xml",
+    "json-ld": "json-ld",
+    "jsonld": "json-ld",
+}
 
 WEIGHTS: dict[str, Decimal] = {
     "label": Decimal("0.40"),
@@ -78,34 +85,83 @@ DEFAULT_THRESHOLD = Decimal("0.6")
 DEFAULT_REVIEW_THRESHOLD = Decimal("0.35")
 AMBIGUITY_MARGIN = Decimal("0.05")  # the best candidate must beat the runner-up by this much
 
-LABEL_SCORES = {"exact": Decimal("1"), "suffix": Decimal("0.9"), "romanisation": Decimal("0.85"),
-                "similar": Decimal("0.5")}
+LABEL_SCORES = {
+    "exact": Decimal("1"),
+    "suffix": Decimal("0.9"),
+    "romanisation": Decimal("0.85"),
+    "similar": Decimal("0.5"),
+}
 SIMILARITY_CUTOFF = 0.85
 
-LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel, SKOS.altLabel, SKOS.hiddenLabel, SCHEMA.name, SCHEMA.alternateName,
-                    GN.name, GN.alternateName, GN.officialName, GN.shortName, FOAF.name)
+LABEL_PROPERTIES = (
+    RDFS.label,
+    SKOS.prefLabel,
+    SKOS.altLabel,
+    SKOS.hiddenLabel,
+    SCHEMA.name,
+    SCHEMA.alternateName,
+    GN.name,
+    GN.alternateName,
+    GN.officialName,
+    GN.shortName,
+    FOAF.name,
+)
 IDENTITY_PROPERTIES = (SKOS.exactMatch, OWL.sameAs, SCHEMA.sameAs)
 LINK_PROPERTIES = (SKOS.exactMatch, SKOS.closeMatch, OWL.sameAs, SCHEMA.sameAs)
-CODE_PROPERTIES = (SCHEMA.identifier, DCTERMS.identifier, KG.legalDistrictCode, KG.formerLegalDistrictCode,
-                   KG.iso3166Code, WDT.P297, WDT.P300)
-PARENT_PROPERTIES = (WDT.P131, WDT.P17, GN.parentADM1, GN.parentADM2, GN.parentCountry, SCHEMA.containedInPlace,
-                     SCHEMA.containedIn, KG.containedInPlace)
+CODE_PROPERTIES = (
+    SCHEMA.identifier,
+    DCTERMS.identifier,
+    KG.legalDistrictCode,
+    KG.formerLegalDistrictCode,
+    KG.iso3166Code,
+    WDT.P297,
+    WDT.P300,
+)
+PARENT_PROPERTIES = (
+    WDT.P131,
+    WDT.P17,
+    GN.parentADM1,
+    GN.parentADM2,
+    GN.parentCountry,
+    SCHEMA.containedInPlace,
+    SCHEMA.containedIn,
+    KG.containedInPlace,
+)
 
 # ---------------------------------------------------------------- kinds of things
 
 # Kind -> the more generic kind it belongs to (a city is an area is a place).
 KIND_PARENT: dict[str, str] = {
-    "country": "area", "province": "area", "city": "area", "area": "place", "district": "place", "site": "place",
-    "person": "agent", "organisation": "agent", "government": "organisation", "club": "organisation",
+    "country": "area",
+    "province": "area",
+    "city": "area",
+    "area": "place",
+    "district": "place",
+    "site": "place",
+    "person": "agent",
+    "organisation": "agent",
+    "government": "organisation",
+    "club": "organisation",
     "airport": "facility",
 }
 
 # Our classes (and their subclasses, through our ontology) -> kind. Everything else is "other".
 OUR_CLASS_KINDS: dict[URIRef, str] = {
-    KG.Country: "country", KG.ProvinceLevelArea: "province", KG.City: "city", KG.AdministrativeArea: "area",
-    KG.Site: "site", KG.IndustrialComplex: "site", KG.IndustrialComplexZone: "site", KG.Place: "place",
-    KG.Person: "person", KG.GovernmentOrganisation: "government", KG.Organisation: "organisation",
-    KG.Agent: "agent", KG.Facility: "facility", KG.Initiative: "initiative", KG.Event: "event",
+    KG.Country: "country",
+    KG.ProvinceLevelArea: "province",
+    KG.City: "city",
+    KG.AdministrativeArea: "area",
+    KG.Site: "site",
+    KG.IndustrialComplex: "site",
+    KG.IndustrialComplexZone: "site",
+    KG.Place: "place",
+    KG.Person: "person",
+    KG.GovernmentOrganisation: "government",
+    KG.Organisation: "organisation",
+    KG.Agent: "agent",
+    KG.Facility: "facility",
+    KG.Initiative: "initiative",
+    KG.Event: "event",
     KG.Source: "source",
 }
 
@@ -124,17 +180,31 @@ OUTSIDE_TYPE_KINDS: dict[URIRef, str] = {
     WD.Q1248784: "airport",  # airport
     WD.Q43229: "organisation",  # organization
     WD.Q327333: "government",  # government agency
-    GN["A.PCLI"]: "country", GN["A.PCL"]: "country",
+    GN["A.PCLI"]: "country",
+    GN["A.PCL"]: "country",
     GN["A.ADM1"]: "province",
     GN["A.ADM2"]: "city",
-    GN["P.PPLC"]: "city", GN["P.PPLA"]: "city", GN["P.PPLA2"]: "city", GN["P.PPLA3"]: "city", GN["P.PPL"]: "city",
+    GN["P.PPLC"]: "city",
+    GN["P.PPLA"]: "city",
+    GN["P.PPLA2"]: "city",
+    GN["P.PPLA3"]: "city",
+    GN["P.PPL"]: "city",
     GN["P.PPLX"]: "district",
-    GN["S.AIRP"]: "airport", GN["S.AIRB"]: "airport", GN["S.AIRF"]: "airport",
+    GN["S.AIRP"]: "airport",
+    GN["S.AIRB"]: "airport",
+    GN["S.AIRF"]: "airport",
     GN["L.INDS"]: "site",
-    SCHEMA.Country: "country", SCHEMA.State: "province", SCHEMA.City: "city",
-    SCHEMA.AdministrativeArea: "area", SCHEMA.Place: "place",
-    SCHEMA.Person: "person", SCHEMA.SportsTeam: "club", SCHEMA.SportsOrganization: "club",
-    SCHEMA.Airport: "airport", SCHEMA.Organization: "organisation", SCHEMA.GovernmentOrganization: "government",
+    SCHEMA.Country: "country",
+    SCHEMA.State: "province",
+    SCHEMA.City: "city",
+    SCHEMA.AdministrativeArea: "area",
+    SCHEMA.Place: "place",
+    SCHEMA.Person: "person",
+    SCHEMA.SportsTeam: "club",
+    SCHEMA.SportsOrganization: "club",
+    SCHEMA.Airport: "airport",
+    SCHEMA.Organization: "organisation",
+    SCHEMA.GovernmentOrganization: "government",
 }
 
 # Distance tolerance in km by matched kind: centroids of a province lie farther apart than a city's.
@@ -145,9 +215,17 @@ DEFAULT_TOLERANCE_KM = 5.0
 
 # Trailing words that name the kind of area, not the area (longest first).
 LATIN_SUFFIXES: tuple[tuple[str, ...], ...] = (
-    ("special", "self", "governing", "province"), ("special", "self", "governing", "city"),
-    ("metropolitan", "city"), ("special", "city"), ("state",), ("province",), ("city",), ("county",),
-    ("si",), ("do",), ("gun",),
+    ("special", "self", "governing", "province"),
+    ("special", "self", "governing", "city"),
+    ("metropolitan", "city"),
+    ("special", "city"),
+    ("state",),
+    ("province",),
+    ("city",),
+    ("county",),
+    ("si",),
+    ("do",),
+    ("gun",),
 )
 LATIN_PREFIXES: tuple[tuple[str, ...], ...] = (("city", "of"), ("province", "of"))
 HANGUL_SUFFIXES = ("특별자치도", "특별자치시", "광역시", "특별시", "자치도", "시", "군", "도")
@@ -181,10 +259,10 @@ def label_keys(text: str) -> dict[str, str]:
 def _strip_suffix(words: list[str]) -> list[str]:
     for prefix in LATIN_PREFIXES:
         if tuple(words[: len(prefix)]) == prefix and len(words) > len(prefix):
-            words = words[len(prefix):]
+            words = words[len(prefix) :]
             break
     for suffix in LATIN_SUFFIXES:
-        if len(words) > len(suffix) and tuple(words[-len(suffix):]) == suffix:
+        if len(words) > len(suffix) and tuple(words[-len(suffix) :]) == suffix:
             words = words[: -len(suffix)]
             break
     if len(words) == 1 and _HANGUL.search(words[0]):
@@ -199,7 +277,7 @@ def _romanisation_key(word: str) -> str:
         return word
     for old, new in _INITIAL_CONSONANTS:
         if word.startswith(old):
-            word = new + word[len(old):]
+            word = new + word[len(old) :]
             break
     for old, new in _VOWELS:
         word = word.replace(old, new)
@@ -241,7 +319,9 @@ def _with_parents(kinds: Iterable[str]) -> frozenset[str]:
 
 
 def _labels(graph: Graph, subject: Node) -> list[Literal]:
-    found = {o for p in LABEL_PROPERTIES for o in graph.objects(subject, p) if isinstance(o, Literal) and str(o).strip()}
+    found = {
+        o for p in LABEL_PROPERTIES for o in graph.objects(subject, p) if isinstance(o, Literal) and str(o).strip()
+    }
     return sorted(found, key=lambda lit: (str(lit), lit.language or ""))
 
 
@@ -272,8 +352,11 @@ def our_entities(ontology: Graph, data: Graph) -> list[Entity]:
 
     entities = []
     for subject in sorted({s for s in data.subjects(RDFS.label) if isinstance(s, URIRef)}):
-        classes = set().union(*(ancestors_of(c) for c in data.objects(subject, RDF.type))) if (
-            subject, RDF.type, None) in data else set()
+        classes = (
+            set().union(*(ancestors_of(c) for c in data.objects(subject, RDF.type)))
+            if (subject, RDF.type, None) in data
+            else set()
+        )
         kinds = {OUR_CLASS_KINDS[c] for c in classes if c in OUR_CLASS_KINDS} or {"other"}
         entities.append(
             Entity(
@@ -281,8 +364,11 @@ def our_entities(ontology: Graph, data: Graph) -> list[Entity]:
                 labels=_labels(data, subject),
                 specific=frozenset(_most_specific(kinds)),
                 coordinates=_our_coordinates(data, subject),
-                codes=frozenset(str(o) for p in (KG.legalDistrictCode, KG.formerLegalDistrictCode, KG.iso3166Code)
-                                for o in data.objects(subject, p)),
+                codes=frozenset(
+                    str(o)
+                    for p in (KG.legalDistrictCode, KG.formerLegalDistrictCode, KG.iso3166Code)
+                    for o in data.objects(subject, p)
+                ),
                 ids=frozenset({subject, *(o for o in data.objects(subject, SKOS.exactMatch) if isinstance(o, URIRef))}),
                 parents=containers(subject),
             )
@@ -329,8 +415,12 @@ def their_entities(graph: Graph) -> list[Entity]:
     subjects = {s for p in (*LABEL_PROPERTIES, *IDENTITY_PROPERTIES, WDT.P1566) for s in graph.subjects(p)}
     entities = []
     for subject in sorted(s for s in subjects if isinstance(s, URIRef) and not str.startswith(s, OURS)):
-        kinds = {OUTSIDE_TYPE_KINDS[t] for p in (RDF.type, WDT.P31, GN.featureCode) for t in graph.objects(subject, p)
-                 if t in OUTSIDE_TYPE_KINDS}
+        kinds = {
+            OUTSIDE_TYPE_KINDS[t]
+            for p in (RDF.type, WDT.P31, GN.featureCode)
+            for t in graph.objects(subject, p)
+            if t in OUTSIDE_TYPE_KINDS
+        }
         kinds |= {OUR_CLASS_KINDS[t] for t in graph.objects(subject, RDF.type) if t in OUR_CLASS_KINDS}
         ids = {subject, *(o for p in IDENTITY_PROPERTIES for o in graph.objects(subject, p) if isinstance(o, URIRef))}
         ids |= {URIRef(f"{GEONAMES_IRI}{o}/") for o in graph.objects(subject, WDT.P1566) if str(o).isdigit()}
@@ -392,8 +482,14 @@ def best_label_match(ours: Entity, theirs: Entity) -> tuple[str, Literal, Litera
     best: tuple[Decimal, str, Literal, Literal] | None = None
     for our_label, our_keys in ours.keys:
         for their_label, their_keys in theirs.keys:
-            level = next((lvl for lvl in ("exact", "suffix", "romanisation") if our_keys[lvl] and
-                          our_keys[lvl] == their_keys[lvl]), "")
+            level = next(
+                (
+                    lvl
+                    for lvl in ("exact", "suffix", "romanisation")
+                    if our_keys[lvl] and our_keys[lvl] == their_keys[lvl]
+                ),
+                "",
+            )
             if not level:
                 a, b = our_keys["romanisation"], their_keys["romanisation"]
                 if min(len(a), len(b)) >= 4 and difflib.SequenceMatcher(None, a, b).ratio() >= SIMILARITY_CUTOFF:
@@ -469,7 +565,8 @@ def score_pair(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: dict[No
 
     if not cand.veto:
         cand.score = sum((WEIGHTS[name] * value for name, value in parts.items()), Decimal(0)).quantize(
-            Decimal("0.001"))
+            Decimal("0.001")
+        )
     return cand
 
 
@@ -548,8 +645,14 @@ def find_links(
         if step:
             step()
     order = lambda c: (str(c.ours), str(c.theirs))  # noqa: E731
-    return LinkResult(sorted(links, key=order), sorted(review, key=lambda c: (-c.score, *order(c))),
-                      sorted(rejected, key=order), len(theirs), threshold, review_threshold)
+    return LinkResult(
+        sorted(links, key=order),
+        sorted(review, key=lambda c: (-c.score, *order(c))),
+        sorted(rejected, key=order),
+        len(theirs),
+        threshold,
+        review_threshold,
+    )
 
 
 # ---------------------------------------------------------------- reading the other dataset
@@ -624,9 +727,17 @@ def linkset_graph(result: LinkResult, digest: str, source_name: str, predicate: 
     graph.add((linkset, VOID.linkPredicate, predicate))
     graph.add((linkset, VOID.triples, Literal(len(result.links), datatype=XSD.integer)))
     graph.add((linkset, DCTERMS.source, theirs))
-    graph.add((linkset, DCTERMS.description, Literal(
-        f"Links found by kg link at threshold {result.threshold} in {source_name} "
-        f"({result.entities} entities considered).", lang="en")))
+    graph.add(
+        (
+            linkset,
+            DCTERMS.description,
+            Literal(
+                f"Links found by kg link at threshold {result.threshold} in {source_name} "
+                f"({result.entities} entities considered).",
+                lang="en",
+            ),
+        )
+    )
     graph.add((our_dataset_iri(), RDF.type, VOID.Dataset))
     graph.add((theirs, RDF.type, VOID.Dataset))
     graph.add((theirs, RDFS.label, Literal(source_name)))
@@ -656,17 +767,43 @@ def linkset_graph(result: LinkResult, digest: str, source_name: str, predicate: 
     return graph
 
 
-REVIEW_COLUMNS = ["score", "ours", "theirs", "our_label", "their_label", "label_match", "kind", "distance_km",
-                  "identifier", "parent", "note"]
+REVIEW_COLUMNS = [
+    "score",
+    "ours",
+    "theirs",
+    "our_label",
+    "their_label",
+    "label_match",
+    "kind",
+    "distance_km",
+    "identifier",
+    "parent",
+    "note",
+]
 
 
 def review_rows(result: LinkResult) -> list[list[str]]:
     """The review table: candidates between the review threshold and the threshold, best first."""
+
     def text(value: object) -> str:
         return "" if value is None else str(value)
 
-    return [[text(c.score), str(c.ours), str(c.theirs), text(c.our_label), text(c.their_label), c.label_match,
-             c.kind, text(c.distance_km), text(c.identifier), text(c.parent), c.note] for c in result.review]
+    return [
+        [
+            text(c.score),
+            str(c.ours),
+            str(c.theirs),
+            text(c.our_label),
+            text(c.their_label),
+            c.label_match,
+            c.kind,
+            text(c.distance_km),
+            text(c.identifier),
+            text(c.parent),
+            c.note,
+        ]
+        for c in result.review
+    ]
 
 
 # ---------------------------------------------------------------- merged queries (kg query --with)

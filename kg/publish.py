@@ -130,12 +130,22 @@ def curated_linksets(data: Graph, slug: str, title: str, space: str) -> tuple[Gr
             graph.add((s, predicate, o))
             if (s, o) in likely:
                 axiom = BNode()
-                for triple in ((RDF.type, OWL.Axiom), (OWL.annotatedSource, s), (OWL.annotatedProperty, predicate),
-                               (OWL.annotatedTarget, o), (KG.confidence, Literal("likely"))):
+                for triple in (
+                    (RDF.type, OWL.Axiom),
+                    (OWL.annotatedSource, s),
+                    (OWL.annotatedProperty, predicate),
+                    (OWL.annotatedTarget, o),
+                    (KG.confidence, Literal("likely")),
+                ):
                     graph.add((axiom, *triple))
         if predicate == OWL.sameAs:
-            graph.add((linkset, DCTERMS.description, Literal(
-                "owl:sameAs twins of the verified links only; kept out of the reasoned graph.", lang="en")))
+            graph.add(
+                (
+                    linkset,
+                    DCTERMS.description,
+                    Literal("owl:sameAs twins of the verified links only; kept out of the reasoned graph.", lang="en"),
+                )
+            )
     return exact, same
 
 
@@ -175,8 +185,13 @@ def describe(inference: Inference, reasoned: Graph, counts: dict[str, int], info
     graph.add((DATASET, DCTERMS.conformsTo, ONTOLOGY_IRI))
     graph.add((DATASET, VOID.uriSpace, Literal(str(KGD))))
     graph.add((DATASET, VOID.triples, Literal(len(reasoned), datatype=XSD.integer)))
-    graph.add((DATASET, VOID.entities, Literal(len({s for s in inference.data.subjects(RDF.type)
-                                                     if isinstance(s, URIRef)}), datatype=XSD.integer)))
+    graph.add(
+        (
+            DATASET,
+            VOID.entities,
+            Literal(len({s for s in inference.data.subjects(RDF.type) if isinstance(s, URIRef)}), datatype=XSD.integer),
+        )
+    )
     for vocabulary in vocabularies(reasoned):
         graph.add((DATASET, VOID.vocabulary, URIRef(vocabulary)))
     for example in example_resources(inference.data):
@@ -244,11 +259,11 @@ def ontology_html(ontology: Graph) -> str:
 
     def ref(node: Node) -> str:
         if isinstance(node, URIRef) and str(node).startswith(str(KG)):
-            local = str(node)[len(str(KG)):]
+            local = str(node)[len(str(KG)) :]
             return f'<a href="#{html.escape(local)}"><code>kg:{html.escape(local)}</code></a>'
         for prefix, namespace in PREFIXES.items():
             if isinstance(node, URIRef) and str(node).startswith(str(namespace)):
-                return f"<code>{prefix}:{html.escape(str(node)[len(str(namespace)):])}</code>"
+                return f"<code>{prefix}:{html.escape(str(node)[len(str(namespace)) :])}</code>"
         return f"<code>{html.escape(str(node))}</code>" if isinstance(node, URIRef) else "<em>(anonymous)</em>"
 
     title_en, title_ko = text(ONTOLOGY_IRI, DCTERMS.title, "en"), text(ONTOLOGY_IRI, DCTERMS.title, "ko")
@@ -283,7 +298,7 @@ def ontology_html(ontology: Graph) -> str:
         terms = sorted(t for t in ontology.subjects(RDF.type, owl_type) if str(t).startswith(str(KG)))
         out.append(f'<h2 id="{anchor}">{heading_en} · <span lang="ko">{heading_ko}</span> ({len(terms)})</h2>')
         for term in terms:
-            local = str(term)[len(str(KG)):]
+            local = str(term)[len(str(KG)) :]
             out.append(f'<section class="term" id="{html.escape(local)}">')
             out.append(
                 f"<h3>{html.escape(text(term, RDFS.label, 'en'))} · "

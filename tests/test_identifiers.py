@@ -33,8 +33,11 @@ SHEET: dict[str, tuple[set[str], str | None, str | None, str | None]] = {
 # Links the sheet grades "likely" (GeoNames for Jeonbuk State and Gunsan).
 LIKELY = {("jeonbuk-state", f"{GN}1845789/"), ("gunsan", f"{GN}1842025/")}
 # Coordinates (WGS 84) the sheet gives.
-COORDINATES = {"gunsan": ("35.983", "126.717"), "daejeon": ("36.35", "127.385"),
-               "jeonbuk-state": ("35.82013", "127.10957")}
+COORDINATES = {
+    "gunsan": ("35.983", "126.717"),
+    "daejeon": ("36.35", "127.385"),
+    "jeonbuk-state": ("35.82013", "127.10957"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +70,7 @@ def test_no_identity_link_without_the_sheet(data):
 
 def test_likely_links_are_annotated_as_likely(data):
     annotated = {
-        (str(data.value(axiom, OWL.annotatedSource))[len(str(KGD)):], str(data.value(axiom, OWL.annotatedTarget)))
+        (str(data.value(axiom, OWL.annotatedSource))[len(str(KGD)) :], str(data.value(axiom, OWL.annotatedTarget)))
         for axiom in data.subjects(KG.confidence, Literal("likely"))
         if data.value(axiom, OWL.annotatedProperty) == SKOS.exactMatch
     }
@@ -82,7 +85,7 @@ def test_coordinates_as_the_sheet_gives_them(data, slug):
 
 
 def _expand(value: str) -> str:
-    return str(KGD) + value[len("kgd:"):] if value.startswith("kgd:") else value
+    return str(KGD) + value[len("kgd:") :] if value.startswith("kgd:") else value
 
 
 @pytest.mark.parametrize("name", ["identity-links", "no-outside-sameas"])

@@ -104,7 +104,7 @@ def test_precision_and_recall(kg, tmp_path, name):
 
 
 def test_decoys_are_all_in_the_fixtures():
-    for name, folder in DECOY_FOLDER.items():
+    for name in DECOY_FOLDER:
         text = (LINK / name).read_text(encoding="utf-8")
         for decoy in decoys(name):
             local = str(decoy).rsplit("/", 1)[1]
@@ -152,21 +152,54 @@ def test_linkset_void_description_and_evidence(kg, tmp_path):
     zero = Literal("0.0", datatype=XSD.decimal)
     assert evidence == {
         (KGD.daejeon, URIRef(FX + "daejeon")): (
-            "0.940", "Daejeon", "Taejon Metropolitan City", "romanisation", "city", zero, Literal("3000000000"),
+            "0.940",
+            "Daejeon",
+            "Taejon Metropolitan City",
+            "romanisation",
+            "city",
+            zero,
+            Literal("3000000000"),
             KGD["south-korea"],
         ),
         (KGD.gunsan, URIRef(FX + "kunsan")): (
-            "0.810", "Kunsan", "Kunsan City", "suffix", "city", zero, None, KGD["jeonbuk-state"],
+            "0.810",
+            "Kunsan",
+            "Kunsan City",
+            "suffix",
+            "city",
+            zero,
+            None,
+            KGD["jeonbuk-state"],
         ),
         (KGD["jeonbuk-state"], URIRef(FX + "jeonbuk")): (
-            "0.850", "Jeonbuk Special Self-Governing Province", "Jeonbuk Special Self-Governing Province", "exact",
-            "province", None, Literal("5200000000"), KGD["south-korea"],
+            "0.850",
+            "Jeonbuk Special Self-Governing Province",
+            "Jeonbuk Special Self-Governing Province",
+            "exact",
+            "province",
+            None,
+            Literal("5200000000"),
+            KGD["south-korea"],
         ),
         (KGD["jeonbuk-technopark"], URIRef(FX + "jbtp")): (
-            "0.600", "Jeonbuk Technopark", "Jeonbuk Technopark", "exact", "organisation", None, None, None,
+            "0.600",
+            "Jeonbuk Technopark",
+            "Jeonbuk Technopark",
+            "exact",
+            "organisation",
+            None,
+            None,
+            None,
         ),
         (KGD["south-korea"], URIRef(FX + "korea")): (
-            "0.600", "South Korea", "Korea, Republic of", "exact", "country", None, None, None,
+            "0.600",
+            "South Korea",
+            "Korea, Republic of",
+            "exact",
+            "country",
+            None,
+            None,
+            None,
         ),
     }
 
@@ -177,27 +210,64 @@ def test_review_table(kg, tmp_path):
     assert result.exit_code == 0
     rows = list(csv.reader(io.StringIO(review.read_text(encoding="utf-8"))))
     assert rows == [
-        ["score", "ours", "theirs", "our_label", "their_label", "label_match", "kind", "distance_km", "identifier",
-         "parent", "note"],
+        [
+            "score",
+            "ours",
+            "theirs",
+            "our_label",
+            "their_label",
+            "label_match",
+            "kind",
+            "distance_km",
+            "identifier",
+            "parent",
+            "note",
+        ],
         ["0.500", str(KGD.gunsan), DECOY + "schema/gunsan-place", "Gunsan", "Gunsan", "exact", "city", "", "", "", ""],
-        ["0.400", str(KGD.daejeon), DECOY + "schema/daejeon-untyped", "대전광역시", "대전광역시", "exact", "", "", "",
-         "", f"ambiguous: {KGD['daejeon-city-government']}"],
-        ["0.400", str(KGD["daejeon-city-government"]), DECOY + "schema/daejeon-untyped", "대전광역시", "대전광역시",
-         "exact", "", "", "", "", f"ambiguous: {KGD.daejeon}"],
+        [
+            "0.400",
+            str(KGD.daejeon),
+            DECOY + "schema/daejeon-untyped",
+            "대전광역시",
+            "대전광역시",
+            "exact",
+            "",
+            "",
+            "",
+            "",
+            f"ambiguous: {KGD['daejeon-city-government']}",
+        ],
+        [
+            "0.400",
+            str(KGD["daejeon-city-government"]),
+            DECOY + "schema/daejeon-untyped",
+            "대전광역시",
+            "대전광역시",
+            "exact",
+            "",
+            "",
+            "",
+            "",
+            f"ambiguous: {KGD.daejeon}",
+        ],
     ]
 
 
 @pytest.mark.parametrize("name", sorted(DECOY_FOLDER))
 def test_linkset_parses_with_pyoxigraph_too(kg, tmp_path, name):
-    for fmt, suffix, ox_format in (("ttl", ".ttl", ox.RdfFormat.TURTLE), ("nt", ".nt", ox.RdfFormat.N_TRIPLES),
-                                   ("jsonld", ".jsonld", ox.RdfFormat.JSON_LD)):
+    for fmt, suffix, ox_format in (
+        ("ttl", ".ttl", ox.RdfFormat.TURTLE),
+        ("nt", ".nt", ox.RdfFormat.N_TRIPLES),
+        ("jsonld", ".jsonld", ox.RdfFormat.JSON_LD),
+    ):
         out = tmp_path / f"links{suffix}"
         assert kg("link", str(LINK / name), "-o", str(out), "--format", fmt).exit_code == 0
         rdflib_graph = Graph().parse(out, format={"ttl": "turtle", "nt": "nt", "jsonld": "json-ld"}[fmt])
         triples = list(ox.parse(path=str(out), format=ox_format))
         assert len(triples) == len(rdflib_graph)
-        linksets = [t.subject for t in triples if t.predicate.value == str(RDF.type)
-                    and t.object.value == str(VOID.Linkset)]
+        linksets = [
+            t.subject for t in triples if t.predicate.value == str(RDF.type) and t.object.value == str(VOID.Linkset)
+        ]
         assert len(linksets) == 1
         links = {(t.subject.value, t.object.value) for t in triples if t.predicate.value == str(SKOS.exactMatch)}
         assert links == {(str(s), str(o)) for s, o in gold(name)}
@@ -256,8 +326,10 @@ def test_label_keys_match(ours, theirs, level):
     assert matched == level
 
 
-@pytest.mark.parametrize(("ours", "theirs"), [("Gunsan", "Gunpo"), ("Gunsan", "Gumi"), ("군산시", "군포시"),
-                                              ("Daejeon", "Daejeon-dong"), ("시", "도")])
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [("Gunsan", "Gunpo"), ("Gunsan", "Gumi"), ("군산시", "군포시"), ("Daejeon", "Daejeon-dong"), ("시", "도")],
+)
 def test_label_keys_keep_different_names_apart(ours, theirs):
     a, b = label_keys(ours), label_keys(theirs)
     assert all(a[level] != b[level] for level in ("exact", "suffix", "romanisation"))
@@ -310,7 +382,15 @@ def test_links_to_entities_we_do_not_have(kg, tmp_path, in_data_dir):
 
 
 def test_review_threshold_above_threshold_is_refused(kg, tmp_path):
-    result = kg("link", str(LINK / "geonames.ttl"), "-o", str(tmp_path / "l.ttl"), "--threshold", "0.5",
-                "--review-threshold", "0.7")
+    result = kg(
+        "link",
+        str(LINK / "geonames.ttl"),
+        "-o",
+        str(tmp_path / "l.ttl"),
+        "--threshold",
+        "0.5",
+        "--review-threshold",
+        "0.7",
+    )
     assert result.exit_code == 2
     assert result.stderr == "Error: --review-threshold must not be above --threshold\n"

@@ -47,9 +47,19 @@ def test_merged_query_joins_our_funding_with_their_population(kg, linkset):
 
 
 def test_each_file_gets_its_own_named_graph_shown_with_verbose(kg, linkset):
-    result = kg("-v", "query", "--with", str(STATISTICS), "--with", str(linkset), "--format", "csv", "-e",
-                "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
-                f'FILTER(STRSTARTS(STR(?g), "{WITH}")) }} GROUP BY ?g ORDER BY ?g')
+    result = kg(
+        "-v",
+        "query",
+        "--with",
+        str(STATISTICS),
+        "--with",
+        str(linkset),
+        "--format",
+        "csv",
+        "-e",
+        "SELECT ?g (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } "
+        f'FILTER(STRSTARTS(STR(?g), "{WITH}")) }} GROUP BY ?g ORDER BY ?g',
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "g,n",
@@ -61,9 +71,18 @@ def test_each_file_gets_its_own_named_graph_shown_with_verbose(kg, linkset):
 
 
 def test_from_named_selects_one_with_graph(kg):
-    result = kg("--engine", "reference", "query", "--with", str(STATISTICS), "--format", "csv", "-e",
-                f"SELECT ?area ?n FROM NAMED <{WITH}statistics.ttl> WHERE {{ GRAPH ?g {{ "
-                "?area <http://example.org/fixture/statistics/population> ?n } } ORDER BY ?area")
+    result = kg(
+        "--engine",
+        "reference",
+        "query",
+        "--with",
+        str(STATISTICS),
+        "--format",
+        "csv",
+        "-e",
+        f"SELECT ?area ?n FROM NAMED <{WITH}statistics.ttl> WHERE {{ GRAPH ?g {{ "
+        "?area <http://example.org/fixture/statistics/population> ?n } } ORDER BY ?area",
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         "area,n",
@@ -82,8 +101,15 @@ def test_two_files_with_one_name_are_refused(kg, tmp_path):
 
 
 def test_links_to_entities_we_do_not_have_warn(kg, in_data_dir):
-    result = kg("query", "--with", "link/bad/dangling.ttl", "--format", "csv", "-e",
-                "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://www.w3.org/2004/02/skos/core#exactMatch> ?o }")
+    result = kg(
+        "query",
+        "--with",
+        "link/bad/dangling.ttl",
+        "--format",
+        "csv",
+        "-e",
+        "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://www.w3.org/2004/02/skos/core#exactMatch> ?o }",
+    )
     assert result.exit_code == 0
     assert "warning: link/bad/dangling.ttl links to 1 entities we do not have: kgd:no-such-place\n" in result.stderr
 
@@ -108,15 +134,21 @@ class _Endpoint(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802 (http.server's naming)
         query = parse_qs(urlparse(self.path).query).get("query", [""])[0]
         type(self).seen.append(query)
-        body = json.dumps({
-            "head": {"vars": ["x", "p", "o"]},
-            "results": {"bindings": [
-                {"x": {"type": "uri", "value": f"http://example.org/fixture/remote/{n}"},
-                 "p": {"type": "uri", "value": "http://example.org/fixture/remote/p"},
-                 "o": {"type": "literal", "value": str(n)}}
-                for n in (1, 2)
-            ]},
-        }).encode()
+        body = json.dumps(
+            {
+                "head": {"vars": ["x", "p", "o"]},
+                "results": {
+                    "bindings": [
+                        {
+                            "x": {"type": "uri", "value": f"http://example.org/fixture/remote/{n}"},
+                            "p": {"type": "uri", "value": "http://example.org/fixture/remote/p"},
+                            "o": {"type": "literal", "value": str(n)},
+                        }
+                        for n in (1, 2)
+                    ]
+                },
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/sparql-results+json")
         self.send_header("Content-Length", str(len(body)))

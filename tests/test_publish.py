@@ -58,8 +58,11 @@ def test_release_layout(release):
         "SHA256SUMS",
         "void.ttl",
         "ontology/index.html",
-        *(f"{stem}.{suffix}" for stem in ("data/asserted", "data/reasoned", "ontology/kg")
-          for suffix in ("ttl", "nt", "jsonld")),
+        *(
+            f"{stem}.{suffix}"
+            for stem in ("data/asserted", "data/reasoned", "ontology/kg")
+            for suffix in ("ttl", "nt", "jsonld")
+        ),
         *(f"linksets/{target}-{kind}.ttl" for target in ("wikidata", "geonames") for kind in ("exactmatch", "sameas")),
         *queries,
     }
@@ -93,7 +96,7 @@ def test_check_finds_tampering(kg, release, tmp_path):
         (copy / name).parent.mkdir(parents=True, exist_ok=True)
         (copy / name).write_bytes(data)
     with (copy / "data/asserted.nt").open("ab") as handle:
-        handle.write(b"<https://w3id.org/battery-kg/id/x> <https://w3id.org/battery-kg/id/y> \"z\" .\n")
+        handle.write(b'<https://w3id.org/battery-kg/id/x> <https://w3id.org/battery-kg/id/y> "z" .\n')
     (copy / "stray.txt").write_text("not part of the release")
     result = kg("publish", "--check", "-o", str(copy))
     assert result.exit_code == 1
@@ -117,8 +120,9 @@ def test_every_graph_round_trips_through_pyoxigraph(release, suffix):
             continue
         node = next(void.subjects(DCTERMS.identifier, Literal(name)))
         assert len(set(triples)) == int(void.value(node, VOID.triples)), name
-        assert len(Graph().parse(path, format={".ttl": "turtle", ".nt": "nt", ".jsonld": "json-ld"}[suffix])) == \
-            len(set(triples)), name
+        assert len(Graph().parse(path, format={".ttl": "turtle", ".nt": "nt", ".jsonld": "json-ld"}[suffix])) == len(
+            set(triples)
+        ), name
 
 
 def test_void_and_dcat_description(release):
@@ -134,16 +138,26 @@ def test_void_and_dcat_description(release):
     reasoned = Graph().parse(release / "data/reasoned.nt")
     assert void.value(dataset, VOID.triples) == Literal(len(reasoned), datatype=XSD.integer)
     vocabularies = {str(v) for v in void.objects(dataset, VOID.vocabulary)}
-    assert {"https://schema.org/", "http://www.w3.org/2004/02/skos/core#", "http://purl.org/dc/terms/",
-            str(KG)} <= vocabularies
+    assert {
+        "https://schema.org/",
+        "http://www.w3.org/2004/02/skos/core#",
+        "http://purl.org/dc/terms/",
+        str(KG),
+    } <= vocabularies
     assert set(void.objects(dataset, VOID.exampleResource)) == {
-        KGD.daejeon, KGD.gunsan, KGD["jeonbuk-state"], KGD["south-korea"],
-        KGD["daejeon-global-network"], KGD["gunsan-analysis-centre-project"],
+        KGD.daejeon,
+        KGD.gunsan,
+        KGD["jeonbuk-state"],
+        KGD["south-korea"],
+        KGD["daejeon-global-network"],
+        KGD["gunsan-analysis-centre-project"],
     }
     queries = {str(void.value(q, DCTERMS.identifier)) for q in void.objects(dataset, DCTERMS.hasPart)}
     assert queries == {f"queries/{p.name}" for p in queries_dir().glob("*.rq")}
     linksets = set(void.objects(dataset, VOID.subset))
-    assert linksets == {KGD[f"dataset/linkset/{t}-{k}"] for t in ("wikidata", "geonames") for k in ("exactmatch", "sameas")}
+    assert linksets == {
+        KGD[f"dataset/linkset/{t}-{k}"] for t in ("wikidata", "geonames") for k in ("exactmatch", "sameas")
+    }
     assert {(void.value(s, VOID.linkPredicate), int(void.value(s, VOID.triples))) for s in linksets} == {
         (URIRef("http://www.w3.org/2004/02/skos/core#exactMatch"), 3),
         (URIRef("http://www.w3.org/2004/02/skos/core#exactMatch"), 4),
@@ -163,8 +177,10 @@ def test_same_as_is_kept_apart_and_only_verified(release):
         (KGD["south-korea"], URIRef(GN + "1835841/")),
     }
     exact = Graph().parse(release / "linksets/geonames-exactmatch.ttl")
-    likely = {(exact.value(a, OWL.annotatedSource), exact.value(a, OWL.annotatedTarget))
-              for a in exact.subjects(KG.confidence, Literal("likely"))}
+    likely = {
+        (exact.value(a, OWL.annotatedSource), exact.value(a, OWL.annotatedTarget))
+        for a in exact.subjects(KG.confidence, Literal("likely"))
+    }
     assert likely == {(KGD.gunsan, URIRef(GN + "1842025/")), (KGD["jeonbuk-state"], URIRef(GN + "1845789/"))}
 
 
@@ -192,13 +208,16 @@ def test_ontology_page_documents_every_term_in_both_languages(release):
     for path in ontology_dir().rglob("*.ttl"):
         if path.name != "shapes.ttl":
             ontology.parse(path)
-    terms = {str(t)[len(str(KG)):] for cls in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty,
-                                                OWL.AnnotationProperty)
-             for t in ontology.subjects(RDF.type, cls) if str(t).startswith(str(KG))}
+    terms = {
+        str(t)[len(str(KG)) :]
+        for cls in (OWL.Class, OWL.ObjectProperty, OWL.DatatypeProperty, OWL.AnnotationProperty)
+        for t in ontology.subjects(RDF.type, cls)
+        if str(t).startswith(str(KG))
+    }
     assert terms and terms <= set(parser.ids)
     assert '<section class="term" id="LinkEvidence">' in page
-    assert "<h3>Link evidence · <span lang=\"ko\">연결 근거</span></h3>" in page
-    assert "<h3>City · <span lang=\"ko\">시</span></h3>" in page
+    assert '<h3>Link evidence · <span lang="ko">연결 근거</span></h3>' in page
+    assert '<h3>City · <span lang="ko">시</span></h3>' in page
 
 
 # -- writing safely ---------------------------------------------------------------

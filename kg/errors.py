@@ -41,6 +41,14 @@ class ServerError(KgError):
     """The SPARQL server `kg serve` drives is missing, cannot start, or stopped unexpectedly."""
 
 
+class LinkError(KgError):
+    """Another dataset offers nothing to link: no labels, identifiers or codes to match on."""
+
+
+class PublishError(KgError):
+    """A release folder can't be written: it holds something that is not a previous release."""
+
+
 class RenderError(KgError):
     """A picture can't be drawn: Graphviz is missing or fails."""
 

@@ -26,7 +26,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.plugins.sparql.sparql import AlreadyBound
 from rdflib.term import Node
 
-from kg.engine import Answer, Prepared
+from kg.engine import Answer, Prepared, services
 from kg.errors import LoadError, QueryError
 from kg.namespaces import PREFIXES, bind
 from kg.paths import display
@@ -151,8 +151,7 @@ class ReferenceEngine:
         except Exception as error:  # rdflib raises bare Exceptions, e.g. for an unknown prefix
             raise QueryError(f"invalid SPARQL: {error}") from None
         algebra = query.algebra
-        if any(node.name == "ServiceGraphPattern" for node in _walk(algebra)):
-            raise QueryError("SERVICE is not allowed: kg queries only its own graphs, offline")
+        services.check(_service_endpoints(algebra))  # refused unless `kg query --allow-service` names them
         return Prepared(
             text=sparql_text,
             kind=_KINDS[algebra.name],
@@ -164,7 +163,11 @@ class ReferenceEngine:
     def query(self, dataset: Graph, prepared: Prepared, bindings: Mapping[str, Node]) -> Answer:
         """Run with rdflib; FROM/FROM NAMED may only name graphs the dataset already has."""
         _check_dataset_clause(prepared.native.algebra, dataset)
+        endpoints = _service_endpoints(prepared.native.algebra)
+        services.check(endpoints)  # again: a prepared query may outlive the permission it was made under
         try:
+            if endpoints:
+                return self._query_with_service(dataset, prepared, bindings)
             result = dataset.query(prepared.native, initBindings=dict(bindings))
             answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
             if prepared.kind == "SELECT":
@@ -177,6 +180,31 @@ class ReferenceEngine:
         except AlreadyBound as error:
             raise QueryError(f"a parameter clashes with a variable the query binds itself ({error})") from None
         return answer
+
+    def _query_with_service(self, dataset: Graph, prepared: Prepared, bindings: Mapping[str, Node]) -> Answer:
+        """Run a query that calls allowed SERVICE endpoints; their failures become one-line QueryErrors."""
+        from urllib.error import HTTPError, URLError
+
+        try:
+            result = dataset.query(prepared.native, initBindings=dict(bindings))
+            answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
+            if prepared.kind == "SELECT":
+                answer.variables = [str(v) for v in result.vars or []]
+                answer.rows = [tuple(row) for row in result]
+            elif prepared.kind == "ASK":
+                answer.boolean = bool(result.askAnswer)
+            else:
+                answer.graph = result.graph
+        except HTTPError as error:
+            raise QueryError(f"SERVICE call failed: HTTP {error.code} {error.reason}") from None
+        except (URLError, OSError, ValueError, KeyError) as error:
+            raise QueryError(f"SERVICE call failed: {getattr(error, 'reason', None) or error}") from None
+        return answer
+
+
+def _service_endpoints(algebra: CompValue) -> list[Node]:
+    """The endpoint of every SERVICE clause in a query (IRIs, or variables for SERVICE ?x)."""
+    return [node.get("term") for node in _walk(algebra) if node.name == "ServiceGraphPattern"]
 
 
 ENGINE_CLASS = ReferenceEngine

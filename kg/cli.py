@@ -198,6 +198,21 @@ def _format_from_suffix(output: str) -> str:
     help="Seconds to wait for an --endpoint's answer (default 30).",
 )
 @click.option("-o", "--output", default="-", metavar="FILE", help="Where to write; - (default) for stdout.")
+@click.option(
+    "--with",
+    "with_files",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="Load another dataset or linkset beside ours, in graph kgg:with/<file name> (repeatable).",
+)
+@click.option(
+    "--allow-service",
+    "allow_service",
+    multiple=True,
+    metavar="URL",
+    help="Let SERVICE clauses call this endpoint (repeatable); SERVICE is refused otherwise.",
+)
 @click.pass_obj
 def query(
     settings: Settings,
@@ -211,6 +226,8 @@ def query(
     endpoint: str | None,
     timeout: float | None,
     output: str,
+    with_files: tuple[Path, ...] = (),
+    allow_service: tuple[str, ...] = (),
 ) -> None:
     """Run a named query (see --list), a .rq file, or -e SPARQL over the reasoned graph (or an --endpoint)."""
     if list_only:
@@ -226,12 +243,17 @@ def query(
     if len(bindings) < len(params):
         raise UsageError("each --param NAME may be given once")
     engine = get_engine(settings.engine)
+    if allow_service:  # issue 4: SERVICE only to the endpoints named, for this command only
+        engine = _allow_services(allow_service, settings)
     # Check the query and its params before paying for loading and reasoning.
     bound = bind_query(sparql_text or query, queries_dir=settings.queries, engine=engine, **bindings)
     if endpoint or timeout is not None:
         _query_endpoint(bound, endpoint, timeout, fmt, no_reasoning=no_reasoning, labels=not no_labels, output=output)
         return
+    extra = _load_with_files(with_files, engine, settings) if with_files else {}  # issue 4: merged queries
     dataset = settings.dataset(reasoning=not no_reasoning)
+    if extra:
+        dataset = _with_graphs(dataset, engine, extra)
     answer = execute(bound, dataset, engine)
     _emit(write_answer(answer, fmt, labels_from=None if no_labels else dataset), output)
 
@@ -459,6 +481,168 @@ def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str,
 
 
 # --- link / publish (issue 4) ---
+
+
+def _allow_services(urls: tuple[str, ...], settings: Settings):
+    """Allow SERVICE calls to `urls` until this command ends; only the reference engine can make them."""
+    from kg.engine.services import allow_services
+
+    click.get_current_context().with_resource(allow_services(urls))
+    settings.engine = "reference"
+    logging.getLogger("kg").info("SERVICE allowed to: %s (reference engine)", ", ".join(sorted(set(urls))))
+    return get_engine("reference")
+
+
+def _load_with_files(paths: tuple[Path, ...], engine, settings: Settings) -> dict:
+    """Parse the --with files (each into kgg:with/<file name>) and warn about links to entities we lack."""
+    from kg import link as linking
+    from kg.load import load_data
+    from kg.paths import display
+
+    graphs = linking.load_with(paths, engine)
+    data = load_data(settings.data, engine).graph
+    log = logging.getLogger("kg")
+    for (name, graph), path in zip(graphs.items(), paths, strict=True):
+        log.info("loaded %s into graph <%s> (%d triples)", display(path), name, len(graph))
+        dangling = linking.dangling_links(graph, data)
+        if dangling:
+            shown = ", ".join(curie(iri) for iri in dangling[:5]) + (" ..." if len(dangling) > 5 else "")
+            log.warning("%s links to %d entities we do not have: %s", display(path), len(dangling), shown)
+    return graphs
+
+
+def _with_graphs(dataset, engine, extra: dict):
+    """The engine's dataset rebuilt with our graphs plus the --with graphs (default graph: their union)."""
+    from kg.namespaces import KGG
+
+    graphs = {name: list(engine.triples(dataset, name)) for name in (KGG.ontology, KGG.data, KGG.inferred)}
+    graphs = {name: triples for name, triples in graphs.items() if triples}
+    graphs.update(extra)
+    return engine.dataset(graphs)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path), metavar="FILE")
+@click.option("-o", "--output", required=True, metavar="LINKSET", help="Where to write the skos:exactMatch linkset.")
+@click.option(
+    "--threshold", type=click.FloatRange(0, 1), default=0.6, show_default=True, help="Lowest score that makes a link."
+)
+@click.option(
+    "--review-threshold",
+    type=click.FloatRange(0, 1),
+    default=0.35,
+    show_default=True,
+    help="Lowest score that puts a candidate in the review table.",
+)
+@click.option("--review", "review_path", metavar="FILE", help="Write candidates below the threshold here (CSV).")
+@click.option("--same-as", "sameas_path", metavar="FILE", help="Also write the links as owl:sameAs, to this file.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(GRAPH_OUTPUT_FORMATS),
+    help="Linkset serialization. Default: from the file suffix (.nt, .jsonld), else ttl.",
+)
+@click.option("--from", "input_format", metavar="FORMAT", help="FILE's serialization (ttl, nt, xml, jsonld).")
+@click.pass_obj
+def link(
+    settings: Settings,
+    file: Path,
+    output: str,
+    threshold: float,
+    review_threshold: float,
+    review_path: str | None,
+    sameas_path: str | None,
+    fmt: str | None,
+    input_format: str | None,
+) -> None:
+    """Find which entities of another dataset (FILE) are ours; write a linkset with scores and evidence."""
+    import csv
+    import io
+    from decimal import Decimal
+
+    from kg import link as linking
+    from kg.namespaces import OWL
+    from kg.paths import display
+
+    if review_threshold > threshold:
+        raise UsageError("--review-threshold must not be above --threshold")
+    engine = get_engine(settings.engine)
+    theirs_graph, digest = linking.read_external(file, input_format, engine)
+    sources = settings.sources()
+    theirs = linking.their_entities(theirs_graph)
+    linking.check_linkable(file, theirs)
+    dangling = linking.dangling_links(theirs_graph, sources.data.graph)
+    if dangling:
+        shown = ", ".join(curie(iri) for iri in dangling[:5]) + (" ..." if len(dangling) > 5 else "")
+        logging.getLogger("kg").warning(
+            "%s links to %d entities we do not have: %s", display(file), len(dangling), shown
+        )
+    ours = linking.our_entities(sources.ontology.graph, sources.data.graph)
+    options = {"threshold": Decimal(str(threshold)), "review_threshold": Decimal(str(review_threshold))}
+    if sys.stderr.isatty() or logging.getLogger("kg").isEnabledFor(logging.INFO):
+        with click.progressbar(length=len(theirs), label="matching", file=sys.stderr) as bar:
+            result = linking.find_links(ours, theirs, theirs_graph, step=lambda: bar.update(1), **options)
+    else:
+        result = linking.find_links(ours, theirs, theirs_graph, **options)
+
+    # Render everything first, so a failure leaves no file half-written.
+    outputs = [
+        (output, serialize_graph(linking.linkset_graph(result, digest, file.name), fmt or _format_from_suffix(output)))
+    ]
+    if sameas_path:
+        sameas = linking.linkset_graph(result, digest, file.name, predicate=OWL.sameAs)
+        outputs.append((sameas_path, serialize_graph(sameas, _format_from_suffix(sameas_path))))
+    if review_path:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(linking.REVIEW_COLUMNS)
+        writer.writerows(linking.review_rows(result))
+        outputs.append((review_path, buffer.getvalue()))
+    for path, text in outputs:
+        _emit(text, path)
+    click.echo(
+        f"{len(result.links)} links, {len(result.review)} to review, {len(result.rejected)} candidates rejected "
+        f"({result.entities} entities in {display(file)})",
+        err=True,
+    )
+
+
+@cli.command()
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR", help="Release folder.")
+@click.option(
+    "--linkset",
+    "linksets",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    metavar="FILE",
+    help="A linkset made by kg link to publish too (repeatable); its owl:sameAs go to a separate file.",
+)
+@click.option("--force", is_flag=True, help="Replace DIR even if it holds something other than a previous release.")
+@click.option("--check", "check_only", is_flag=True, help="Only check an existing release in DIR; write nothing.")
+@click.pass_obj
+def publish(settings: Settings, output: Path, linksets: tuple[Path, ...], force: bool, check_only: bool) -> None:
+    """Write a dataset release: data, reasoned graph, ontology, linksets, VoID/DCAT, checksums, docs."""
+    from kg import link as linking
+    from kg import publish as publishing
+    from kg.paths import display
+
+    if check_only:
+        problems = publishing.check_release(output)
+        for problem in problems:
+            click.echo(f"{display(output)}/{problem}", err=True)
+        if problems:
+            raise click.exceptions.Exit(1)
+        click.echo(f"{display(output)}: release is sound", err=True)
+        return
+    publishing.check_target(output, force=force)  # before the expensive part
+    engine = get_engine(settings.engine)
+    extra = [(path.name, linking.read_external(path, None, engine)[0]) for path in linksets]
+    inference = reason_sources(settings.sources(), engine, use_cache=settings.use_cache)
+    release = publishing.build_release(inference, settings.queries, extra)
+    publishing.write_release(release, output, force=force)
+    click.echo(f"wrote {len(release.files)} files to {display(output)}", err=True)
+
+
 # --- serve / push (issue 7) ---
 
 

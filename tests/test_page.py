@@ -1,0 +1,115 @@
+"""kg export --format html: a self-contained page, checked in headless Chromium (DOM dump and screenshot)."""
+
+from __future__ import annotations
+
+import json
+import re
+from urllib.parse import quote
+
+import networkx as nx
+import pytest
+from systools import chromium, colours, read_png
+
+from kg.export import ExportOptions, export_bytes
+from kg.page import embed_json
+from kg.project import project
+
+
+@pytest.fixture(scope="module")
+def page(bundled_dataset, tmp_path_factory):
+    graph = project(bundled_dataset)
+    path = tmp_path_factory.mktemp("page") / "kg.html"
+    path.write_bytes(export_bytes("html", graph, ExportOptions(dataset=bundled_dataset)))
+    return graph, path
+
+
+def dom(path, fragment: str = "") -> str:
+    return chromium(path.as_uri() + (("#" + fragment) if fragment else ""), "--dump-dom")
+
+
+def span(html: str, ident: str) -> str:
+    match = re.search(rf'<span id="{ident}">([^<]*)</span>', html)
+    assert match, ident
+    return match.group(1)
+
+
+def test_page_is_self_contained(page):
+    graph, path = page
+    text = path.read_text(encoding="utf-8")
+    assert "Copyright (c) 2016-2026, The Cytoscape Consortium." in text and "Permission is hereby granted" in text
+    assert "default-src 'none'" in text  # CSP: no network at all
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", text)
+    data = json.loads(re.search(r'<script id="kg-data" type="application/json">(.*?)</script>', text, re.S).group(1))
+    assert len(data["nodes"]) == graph.number_of_nodes() and len(data["edges"]) == graph.number_of_edges()
+
+
+def test_embedded_json_cannot_end_the_script():
+    hostile = "</script><script>alert(1)</script><!-- \u2028 & 군산"
+    text = embed_json({"label": hostile})
+    assert "<" not in text and ">" not in text and "\u2028" not in text
+    assert json.loads(text) == {"label": hostile}
+
+
+def test_chromium_reports_the_node_count(page):
+    graph, path = page
+    html = dom(path)
+    assert '<body data-ready="1">' in html
+    assert int(span(html, "node-count")) == graph.number_of_nodes()
+    assert int(span(html, "edge-count")) == graph.number_of_edges()
+    assert int(span(html, "visible-count")) == graph.number_of_nodes()
+
+
+def test_search_in_korean_from_the_fragment(page):
+    graph, path = page
+    html = dom(path, "q=" + quote("군산"))
+    expected = sorted(
+        n
+        for n, d in graph.nodes(data=True)
+        if any("군산" in str(d.get(k, "")) for k in ("label", "label_en", "label_ko", "altLabel")) or "군산" in n
+    )
+    found = re.findall(r'<li class="link" data-id="([^"]+)">', html)
+    assert found == expected and "kgd:gunsan" in found
+    assert int(span(html, "match-count")) == len(expected)
+
+
+def test_filter_by_class_and_region(page):
+    graph, path = page
+    html = dom(path, "class=kg:Initiative&region=kgd:daejeon")
+    expected = [
+        n
+        for n, d in graph.nodes(data=True)
+        if "kg:Initiative" in (d.get("type"), d.get("category"))
+        and (d.get("region") == "kgd:daejeon" or n == "kgd:daejeon")
+    ]
+    assert expected and int(span(html, "visible-count")) == len(expected)
+
+
+def test_clicked_node_shows_facts_and_sources(page):
+    _, path = page
+    html = dom(path, "node=kgd:gunsan-analysis-centre-project")
+    assert (
+        '<h2 id="details-title">Secondary Battery Real-time Advanced Analysis Centre infrastructure project</h2>'
+        in html
+    )
+    assert "<td>totalBudget</td><td>36900000000</td>" in html
+    assert 'data-id="kgd:article-newsstep-2025-10-01-gunsan"' in html.split('id="details-sources"')[1]
+
+
+def test_hostile_labels_do_not_break_the_page(tmp_path):
+    graph = nx.MultiDiGraph(lang="en")
+    graph.add_node("kgd:a", label="</script><script>document.body.dataset.pwned=1</script>", category="kg:Place")
+    graph.add_node("kgd:b", label="<img src=x onerror=alert(1)> 군산", category="kg:Agent")
+    graph.add_edge("kgd:a", "kgd:b", key="kg:x", label="</style>", inferred=False)
+    path = tmp_path / "hostile.html"
+    path.write_bytes(export_bytes("html", graph))
+    html = dom(path, "q=" + quote("군산"))
+    assert '<body data-ready="1">' in html and "pwned" not in html.split("<body")[1].split(">")[0]
+    assert span(html, "node-count") == "2" and span(html, "match-count") == "1"
+
+
+def test_screenshot_is_a_picture(page, tmp_path):
+    _, path = page
+    shot = tmp_path / "page.png"
+    chromium(path.as_uri() + "#q=" + quote("군산"), f"--screenshot={shot}", "--window-size=1280,900")
+    assert read_png(shot)[:2] == (1280, 900)
+    assert len(colours(shot)) > 50  # graph, labels, controls: far from a blank page

@@ -167,6 +167,7 @@ def test_keyboard_interrupt_exits_130_quietly(kg, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("kg.cli.load", interrupted)
+    monkeypatch.setattr("kg.cli.open_dataset", interrupted)
     result = kg(*fixture_args("stats"))
     assert (result.exit_code, result.output) == (130, "")
 

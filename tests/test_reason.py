@@ -135,8 +135,8 @@ def test_cli_cache_hit_skips_the_reasoner(kg, monkeypatch):
         return original(self, graph)
 
     monkeypatch.setattr(ReferenceEngine, "closure", closure_once)
-    first = kg(*fixture_args("-v", "stats"))
-    second = kg(*fixture_args("-v", "stats"))
+    first = kg(*fixture_args("-v", "--engine", "reference", "stats"))
+    second = kg(*fixture_args("-v", "--engine", "reference", "stats"))
     assert (first.exit_code, second.exit_code) == (0, 0)
     assert first.stdout == second.stdout
     assert "reasoning cache miss" in first.stderr and "reasoning with the reference engine" in first.stderr

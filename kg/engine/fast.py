@@ -81,35 +81,38 @@ class FastEngine:
             yield _to_rdflib(quad.subject), _to_rdflib(quad.predicate), _to_rdflib(quad.object)
 
     def _parse(self, path: Path, format: str) -> list[ox.Quad]:
-        name = display(path)
-        syntax = _SYNTAX_NAMES.get(format, format)
+        """Oxigraph for Turtle and N-Triples; anything it refuses is re-read by the reference parser.
+
+        Bad input is rare and small, so the second read costs nothing that matters, and both
+        engines then report the same one-line error (file, line, what to fix).
+        JSON-LD and RDF/XML go to the reference parser too: it refuses remote JSON-LD contexts.
+        """
+        if format not in ("turtle", "nt"):
+            return self._via_reference(path, format)
         try:
             raw = path.read_bytes()
-        except FileNotFoundError:
-            raise LoadError(f"{name}: no such file") from None
-        except OSError as error:
-            raise LoadError(f"{name}: cannot read: {error.strerror or error}") from None
-        if format != "xml":
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as error:
-                line = raw[: error.start].count(b"\n") + 1
-                raise LoadError(
-                    f"{name}, line {line}: not valid UTF-8 (byte 0x{raw[error.start]:02x}) — save the file as UTF-8"
-                ) from None
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
-        try:
+            raw.decode("utf-8")
             return list(
-                ox.parse(raw, format=_FORMATS[format], base_iri=path.resolve().as_uri(), without_named_graphs=True)
+                ox.parse(
+                    raw.removeprefix(b"\xef\xbb\xbf"),
+                    format=_FORMATS[format],
+                    base_iri=path.resolve().as_uri(),
+                    without_named_graphs=True,
+                )
             )
-        except SyntaxError as error:
-            line = error.lineno or 1
-            message = re.sub(
-                r"^Parser error (at|between) line \d+ column \d+( and line \d+ column \d+)?: ", "", error.msg
-            )
-            raise LoadError(f"{name}, line {line}: {message} — fix the {syntax} syntax there") from None
-        except (ValueError, OSError) as error:
-            raise LoadError(f"{name}: {error} — fix the {syntax} there") from None
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError) as error:
+            self._via_reference(path, format)  # raises the reference engine's LoadError
+            name, syntax = display(path), _SYNTAX_NAMES.get(format, format)
+            line = getattr(error, "lineno", None)
+            where = f", line {line}" if line else ""
+            message = re.sub(r"^Parser error [^:]*: ", "", str(getattr(error, "msg", error)))
+            raise LoadError(f"{name}{where}: {message} — fix the {syntax} syntax there") from None
+
+    def _via_reference(self, path: Path, format: str) -> list[ox.Quad]:
+        from kg.engine import get_engine
+
+        graph = get_engine("reference").parse(path, format)
+        return [ox.Quad(_to_ox(s), _to_ox(p), _to_ox(o)) for s, p, o in graph]
 
     # -- reasoning -----------------------------------------------------------
 

@@ -228,9 +228,16 @@ def parse_assignment(assignment: str) -> tuple[str, Node]:
 # -- running -------------------------------------------------------------------------
 
 
+# One-line SPARQL without braces (`DESCRIBE kgd:gunsan`, `LOAD <http://...>`) is text too, not a path.
+_STARTS_LIKE_SPARQL = re.compile(
+    r"^\s*(PREFIX|BASE|SELECT|ASK|CONSTRUCT|DESCRIBE|INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\s",
+    re.IGNORECASE,
+)
+
+
 def resolve(query: str | Path, queries_dir: Path | None = None) -> tuple[QueryInfo, str]:
     """A query name, a path to a .rq file, or SPARQL text -> (header info, SPARQL text)."""
-    if isinstance(query, str) and ("\n" in query or "{" in query):
+    if isinstance(query, str) and ("\n" in query or "{" in query or _STARTS_LIKE_SPARQL.match(query)):
         return read_header(query, "query text"), query
     if isinstance(query, Path) or query.endswith(QUERY_SUFFIX) or "/" in query or os.sep in query:
         path = Path(query)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
 from rdflib.namespace import XSD
+from rdflib.plugins.serializers.longturtle import LongTurtleSerializer
 from rdflib.term import Node
 
 from kg.engine import Answer
@@ -333,11 +334,24 @@ def render_table(
 # -- graphs --------------------------------------------------------------------------
 
 
+class _ExactTurtleSerializer(LongTurtleSerializer):
+    """longturtle that never changes a literal: rdflib's shorthand writes "36900000000"^^xsd:decimal
+    as 36900000000.0 (and "1e3"^^xsd:double as 1e+03), which reads back as a different RDF term."""
+
+    def label(self, node, position):
+        text = super().label(node, position)
+        if isinstance(node, Literal) and node.datatype is not None and not text.startswith('"') and text != str(node):
+            return node._literal_n3(use_plain=False, qname_callback=lambda datatype: self.get_pname(datatype, False))
+        return text
+
+
 def graph_to_turtle(graph: Graph) -> str:
     """Sorted, canonical longturtle with our prefixes: the same graph always gives the same bytes."""
     copy = bind(Graph())
     copy += graph
-    return copy.serialize(format="longturtle", canon=True)
+    stream = io.BytesIO()
+    _ExactTurtleSerializer(copy).serialize(stream, base=copy.base, encoding="utf-8", canon=True)
+    return stream.getvalue().decode("utf-8")
 
 
 def serialize_graph(graph: Graph, format: str) -> str:

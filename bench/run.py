@@ -1,0 +1,207 @@
+"""Benchmark both engines step by step on synthetic graphs (not a test; prints progress).
+
+    python bench/run.py [--sizes 10000,100000,1000000] [--repeats 3] [--budget 300]
+
+Every measurement runs in a fresh subprocess (so peak memory is that step's process alone):
+untimed set-up, then the timed step. Steps: parse (ontology + data), reason (OWL 2 RL
+closure + noise filter), each named query over the reasoned graph. The reference engine
+runs at a size only while its previous reasoning time, scaled linearly, fits the budget.
+Writes bench/results/bench.json and bench/results/bench.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+ENTITY = {"entity": "synth-province-1-city-1-project-1", "in-place": "synth-province-1"}
+
+
+def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
+    """Run in the child: set up, time `step`, report seconds, peak RSS and triples."""
+    from kg.engine import get_engine
+    from kg.load import load
+    from kg.namespaces import KGD, KGG
+    from kg.paths import ontology_dir
+    from kg.queries import run
+    from kg.reason import reason
+
+    engine = get_engine(engine_name)
+    out: dict = {}
+    if step == "parse":
+        start = time.perf_counter()
+        sources = load(ontology_dir(), [data], engine)
+        out["seconds"] = time.perf_counter() - start
+        out["triples"] = len(sources.ontology.graph) + len(sources.data.graph)
+    elif step == "reason":
+        sources = load(ontology_dir(), [data], engine)
+        start = time.perf_counter()
+        inference = reason(sources.ontology.graph, sources.data.graph, engine)
+        out["seconds"] = time.perf_counter() - start
+        out["triples"] = len(sources.ontology.graph) + len(sources.data.graph)
+        out["inferred"] = len(inference.inferred)
+        if not closure.exists():
+            _write_closure(closure, inference)
+    else:
+        dataset = engine.load_nquads(closure)
+        name = step.removeprefix("query:")
+        params = {"entity": {"entity": KGD[ENTITY["entity"]]}, "in-place": {"place": KGD[ENTITY["in-place"]]}}
+        start = time.perf_counter()
+        answer = run(name, dataset, engine=engine, **params.get(name, {}))
+        out["seconds"] = time.perf_counter() - start
+        out["rows"] = len(answer.rows)
+        out["triples"] = sum(1 for _ in engine.triples(dataset, KGG.data)) + sum(
+            1 for _ in engine.triples(dataset, KGG.ontology)
+        )
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _write_closure(path: Path, inference) -> None:
+    import pyoxigraph as ox
+
+    from kg.namespaces import KGG
+    from kg.store import _ox
+
+    quads = [
+        ox.Quad(_ox(s), _ox(p), _ox(o), ox.NamedNode(str(name)))
+        for name, graph in (
+            (KGG.ontology, inference.ontology),
+            (KGG.data, inference.data),
+            (KGG.inferred, inference.inferred),
+        )
+        for s, p, o in graph
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ox.serialize(quads, str(path), format=ox.RdfFormat.N_QUADS)
+
+
+def _child(step: str, engine: str, data: Path, closure: Path, timeout: float) -> dict | None:
+    command = [sys.executable, __file__, "--child", step, engine, str(data), str(closure)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return None
+    if done.returncode != 0:
+        print(f"    {step} ({engine}) failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
+        return None
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--budget", type=float, default=300.0, help="Seconds the reference engine may take per step.")
+    parser.add_argument("--engines", default="fast,reference")
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        step, engine, data, closure = args.child
+        print(json.dumps(measure(step, engine, Path(data), Path(closure))))
+        return
+
+    from kg.queries import list_queries
+    from kg.synth import synth
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    engines = args.engines.split(",")
+    steps = ["parse", "reason"] + [f"query:{q.name}" for q in list_queries()]
+    print(f"bench: sizes {sizes}, engines {engines}, {args.repeats} repeats; reference budget {args.budget:.0f} s/step")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    report = {"machine": _machine(), "sizes": sizes, "repeats": args.repeats, "budget": args.budget, "results": []}
+    reference_reason: dict[int, float] = {}
+    for size in sizes:
+        data = RESULTS / "data" / f"synth-{size}.ttl"
+        if not data.exists():
+            data.parent.mkdir(parents=True, exist_ok=True)
+            data.write_text(synth(size, seed=1), encoding="utf-8")
+        for engine in engines:
+            if engine == "reference" and reference_reason:
+                last_size, last = max(reference_reason.items())
+                if last * size / last_size > args.budget:
+                    print(f"  {size:>9} reference: skipped (reasoning would take ~{last * size / last_size:.0f} s)")
+                    continue
+            closure = RESULTS / "cache" / f"{engine}-{size}.nq"
+            closure.unlink(missing_ok=True)
+            for step in steps:
+                repeats = args.repeats if engine == "fast" or step.startswith("query") else 1
+                runs = []
+                for _ in range(repeats):
+                    result = _child(step, engine, data, closure, args.budget * 3)
+                    if result is None:
+                        break
+                    runs.append(result)
+                if not runs:
+                    print(f"  {size:>9} {engine:9} {step:28} did not finish within budget", flush=True)
+                    continue
+                seconds = [r["seconds"] for r in runs]
+                row = {
+                    "size": size,
+                    "engine": engine,
+                    "step": step,
+                    "median_s": statistics.median(seconds),
+                    "spread_s": max(seconds) - min(seconds),
+                    "runs": len(runs),
+                    "peak_mb": max(r["peak_mb"] for r in runs),
+                    "triples": runs[0]["triples"],
+                    "triples_per_s": runs[0]["triples"] / statistics.median(seconds)
+                    if statistics.median(seconds)
+                    else None,
+                    "extra": {k: v for k, v in runs[0].items() if k in ("rows", "inferred")},
+                }
+                report["results"].append(row)
+                if engine == "reference" and step == "reason":
+                    reference_reason[size] = row["median_s"]
+                print(
+                    f"  {size:>9} {engine:9} {step:28} {row['median_s']:8.3f} s ±{row['spread_s']:.3f} "
+                    f"{row['peak_mb']:7.0f} MB",
+                    flush=True,
+                )
+        (RESULTS / "bench.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
+        (RESULTS / "bench.md").write_text(markdown(report), encoding="utf-8")
+    print(f"wrote {RESULTS / 'bench.json'} and {RESULTS / 'bench.md'}")
+
+
+def markdown(report: dict) -> str:
+    """One row per size and step: both engines side by side and the fast/reference speed-up."""
+    by = {(r["size"], r["step"], r["engine"]): r for r in report["results"]}
+    lines = [
+        f"Machine: {report['machine']}; median of {report['repeats']} runs (reference reasoning: 1 run), "
+        f"each in a fresh process; reference budget {report['budget']:.0f} s per step.",
+        "",
+        "| triples | step | fast (s) | ± | fast peak MB | reference (s) | ± | reference peak MB | speed-up |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    steps = list(dict.fromkeys(r["step"] for r in report["results"]))
+    for size in report["sizes"]:
+        for step in steps:
+            fast, ref = by.get((size, step, "fast")), by.get((size, step, "reference"))
+            if not fast and not ref:
+                continue
+
+            def cells(r):
+                return [f"{r['median_s']:.3f}", f"{r['spread_s']:.3f}", f"{r['peak_mb']:.0f}"] if r else ["–"] * 3
+
+            ratio = f"{ref['median_s'] / fast['median_s']:.0f}×" if fast and ref and fast["median_s"] else "–"
+            lines.append("| " + " | ".join([f"{size:,}", step, *cells(fast), *cells(ref), ratio]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _machine() -> str:
+    import os
+
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+if __name__ == "__main__":
+    main()

@@ -405,7 +405,8 @@ def test_http_error_shows_status_and_first_line(kg, canned) -> None:
     handler.body = b"Parser error at line 3: unexpected token\nmore detail\n"
     result = kg("query", "timeline", "--endpoint", f"{base}/query")
     assert result.exit_code == 2
-    assert result.stderr == f"Error: {base}/query answered HTTP 400 Bad Request: Parser error at line 3: unexpected token\n"
+    expected = f"Error: {base}/query answered HTTP 400 Bad Request: Parser error at line 3: unexpected token\n"
+    assert result.stderr == expected
 
 
 def test_credentials_from_environment_and_netrc(kg, canned, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -41,6 +41,17 @@ COORDINATES = {
 
 
 @pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(autouse=True)
+def reuse_reasoning(shared_cache, monkeypatch):
+    """Reason once for the module."""
+    monkeypatch.setenv("KG_CACHE_DIR", str(shared_cache))
+
+
+@pytest.fixture(scope="module")
 def data() -> Graph:
     graph = Graph()
     files = sorted(data_dir().glob("*.ttl"))

@@ -186,7 +186,7 @@ def validate(
     asserted = bind(Graph())
     asserted += sources.ontology.graph
     asserted += sources.data.graph
-    raw = check_shapes(asserted, read_shapes(shapes))
+    raw = check_shapes(asserted, read_shapes(shapes), display(shapes))
     if inference is None:
         inference = reason_sources(sources, engine, use_cache=use_cache, cache_dir=cache_dir)
     raw += check_consistency(inference, engine)
@@ -222,13 +222,16 @@ class _Raw:
     path_iri: URIRef | None = None
 
 
-def check_shapes(data: Graph, shapes: Graph) -> list[_Raw]:
+def check_shapes(data: Graph, shapes: Graph, name: str = "the shapes") -> list[_Raw]:
     """Run pyshacl (SHACL-SPARQL and SPARQL targets on) and read its report graph back as findings."""
     import pyshacl  # slow to import; only needed when a report is not cached
 
-    _conforms, results, _text = pyshacl.validate(
-        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, allow_infos=True
-    )
+    try:
+        _conforms, results, _text = pyshacl.validate(
+            data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, allow_infos=True
+        )
+    except Exception as error:  # pyshacl's ShapeLoadError, ReportableRuntimeError...: the shapes are broken
+        raise LoadError(f"{name}: not usable as SHACL shapes: {error} — fix the shapes file") from None
     sh = _SH
     found = []
     for result in results.subjects(RDF.type, URIRef(sh + "ValidationResult")):

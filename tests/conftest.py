@@ -70,12 +70,15 @@ def bundled_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def bundled_inference(bundled_cache_dir: Path):
-    """The bundled ontology + data/ reasoned once (owlrl takes seconds), and cached for the CLI."""
+    """The bundled ontology + data/ reasoned once by the engine `kg` uses by default, as users see it,
+    and cached for the CLI tests (owlrl takes seconds)."""
+    from kg.engine import DEFAULT_ENGINE, get_engine
     from kg.load import load
     from kg.paths import data_dir, ontology_dir
     from kg.reason import reason_sources
 
-    return reason_sources(load(ontology_dir(), [data_dir()]), cache_dir=bundled_cache_dir)
+    engine = get_engine(DEFAULT_ENGINE)
+    return reason_sources(load(ontology_dir(), [data_dir()], engine), engine, cache_dir=bundled_cache_dir)
 
 
 @pytest.fixture(scope="session")

@@ -71,7 +71,7 @@ def bundled_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def bundled_inference(bundled_cache_dir: Path):
     """The bundled ontology + data/ reasoned once by the engine `kg` uses by default, as users see it,
-    and cached for the CLI tests (owlrl takes seconds)."""
+    and cached so the CLI tests never reason again."""
     from kg.engine import DEFAULT_ENGINE, get_engine
     from kg.load import load
     from kg.paths import data_dir, ontology_dir

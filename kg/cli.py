@@ -154,6 +154,7 @@ def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_valida
 def reason(settings: Settings, output: str, fmt: str | None, inferred_only: bool) -> None:
     """Write the asserted graph plus its OWL 2 RL inferences (noise removed)."""
     fmt = fmt or _format_from_suffix(output)
+    _require_valid(settings)  # issue 5
     inference = reason_sources(settings.sources(), get_engine(settings.engine), use_cache=settings.use_cache)
     graph = bind(inference.inferred + inference.asserted) if not inferred_only else inference.inferred
     _emit(serialize_graph(graph, fmt), output)
@@ -195,7 +196,7 @@ def _format_from_suffix(output: str) -> str:
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
-    help="Seconds to wait for an --endpoint's answer (default 30).",
+    help="Stop the query after this many seconds (locally: a worker process; an --endpoint's default is 30).",
 )
 @click.option("-o", "--output", default="-", metavar="FILE", help="Where to write; - (default) for stdout.")
 @click.option(
@@ -247,13 +248,22 @@ def query(
         engine = _allow_services(allow_service, settings)
     # Check the query and its params before paying for loading and reasoning.
     bound = bind_query(sparql_text or query, queries_dir=settings.queries, engine=engine, **bindings)
-    if endpoint or timeout is not None:
+    if endpoint:
         _query_endpoint(bound, endpoint, timeout, fmt, no_reasoning=no_reasoning, labels=not no_labels, output=output)
         return
+    if not no_reasoning:
+        _require_valid(settings)  # issue 5
     extra = _load_with_files(with_files, engine, settings) if with_files else {}  # issue 4: merged queries
     dataset = settings.dataset(reasoning=not no_reasoning)
     if extra:
         dataset = _with_graphs(dataset, engine, extra)
+    if timeout is not None:  # issue 5: a worker process we can stop
+        text = _with_deadline(
+            lambda: write_answer(execute(bound, dataset, engine), fmt, labels_from=None if no_labels else dataset),
+            timeout,
+        )
+        _emit(text, output)
+        return
     answer = execute(bound, dataset, engine)
     _emit(write_answer(answer, fmt, labels_from=None if no_labels else dataset), output)
 
@@ -263,6 +273,7 @@ def query(
 def stats(settings: Settings) -> None:
     """Count triples per graph and entities per most specific kg: class."""
     engine = get_engine(settings.engine)
+    _require_valid(settings)  # issue 5
     result = compute_stats(settings.dataset(), engine)
     text = render_table(
         ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
@@ -275,6 +286,108 @@ def stats(settings: Settings) -> None:
 
 # Commands of later stages go below their marker; each area edits only its own section.
 # --- validate (issue 5) ---
+
+
+@cli.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path), metavar="[FILES]...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for reading, grouped by entity; json for tools.",
+)
+@click.option(
+    "--shapes",
+    type=click.Path(path_type=Path),
+    help="SHACL shapes file. Default: shapes.ttl of --ontology if it has one, else the bundled ontology/shapes.ttl.",
+)
+@click.option("-o", "--output", default="-", metavar="FILE", help="Where to write the report; - (default) for stdout.")
+@click.pass_obj
+def validate_command(settings: Settings, files: tuple[Path, ...], fmt: str, shapes: Path | None, output: str) -> None:
+    """Check the data (or FILES) against the shapes and for OWL 2 RL inconsistencies.
+
+    Exit status: 0 when nothing is a violation (warnings and infos are shown but pass),
+    1 when something is, 2 when the check could not run (unreadable input, bad shapes).
+    """
+    from kg import validate as validation
+
+    report = validation.validate_paths(
+        settings.ontology,
+        files or settings.data,
+        get_engine(settings.engine),
+        shapes=shapes or validation.default_shapes(settings.ontology),
+        use_cache=settings.use_cache,
+    )
+    render = validation.render_json if fmt == "json" else validation.render_text
+    _emit(render(report), output)
+    if not report.conforms:
+        raise click.exceptions.Exit(1)
+
+
+def _with_deadline(produce, seconds: float) -> str:
+    """Run `produce` in a forked worker and return its text, or stop it after `seconds` (QueryError).
+
+    rdflib's SPARQL engine cannot be interrupted from inside, and a thread can't be killed, so the
+    query runs in a child process that inherits the loaded dataset and is killed at the deadline.
+    """
+    import multiprocessing
+
+    from kg.errors import QueryError
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def work() -> None:
+        try:
+            sender.send(("ok", produce()))
+        except KgError as error:
+            sender.send(("error", type(error).__name__, error.message))
+        except BaseException as error:  # noqa: BLE001 - a bug: report it, one line
+            sender.send(("error", "QueryError", f"the query failed: {type(error).__name__}: {error}"))
+
+    worker = context.Process(target=work, daemon=True)
+    worker.start()
+    sender.close()
+    try:
+        if not receiver.poll(seconds):
+            raise QueryError(
+                f"the query was stopped after {seconds:g} s (--timeout {seconds:g}); "
+                "narrow it down with LIMIT or FILTER, or allow more time"
+            )
+        message = receiver.recv()
+    except EOFError:
+        raise QueryError(f"the query worker stopped unexpectedly (exit status {worker.exitcode})") from None
+    finally:
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+        receiver.close()
+    if message[0] == "ok":
+        return message[1]
+    import kg.errors
+
+    raise getattr(kg.errors, message[1], QueryError)(message[2])
+
+
+def _require_valid(settings: Settings) -> None:
+    """Refuse to reason over data with violations, unless --no-validate (cached: a few file hashes when warm)."""
+    if not settings.validate or getattr(settings, "store", None) is not None:
+        return  # a --store was checked when it was built from files
+    from kg import validate as validation
+    from kg.errors import ValidationError
+
+    report = validation.validate_paths(
+        settings.ontology,
+        settings.data,
+        get_engine(settings.engine),
+        shapes=validation.default_shapes(settings.ontology),
+        use_cache=settings.use_cache,
+    )
+    if not report.conforms:
+        raise ValidationError(validation.refusal(report))
+
 # --- load / synth (issue 6) ---
 
 

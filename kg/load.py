@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -75,7 +77,7 @@ def load_ontology(directory: Path, engine: Engine | None = None) -> Loaded:
         if path in seen:
             continue
         seen.add(path)
-        graph = engine.parse(path, _format_of(path))
+        graph = _parse(engine, path)
         files.append(path)
         merged += graph
         for iri in sorted(set(graph.objects(None, OWL.imports))):
@@ -140,7 +142,7 @@ def load_data(paths: Iterable[Path], engine: Engine | None = None) -> Loaded:
     files = list(dict.fromkeys(p.resolve() for p in files))  # a file named twice is read once
     merged = Graph()
     for path in files:
-        merged += engine.parse(path, _format_of(path))
+        merged += _parse(engine, path)
     log.info("loaded data: %d file(s), %d triples", len(files), len(merged))
     return Loaded(bind(merged), files)
 
@@ -203,6 +205,74 @@ def build_dataset(graphs: dict[URIRef, Graph]) -> Dataset:
         context = dataset.graph(name)
         dataset.addN((s, p, o, context) for s, p, o in graph)
     return dataset
+
+
+# -- guards on every input file (issue 5) ---------------------------------------------------
+#
+# rdflib needs minutes and gigabytes for a 100 MB Turtle file, so files above a size limit
+# are refused before parsing (raise it with KG_MAX_INPUT_MB; 0 means no limit). Parsers
+# accept literals that are not valid for their datatype ("abc"^^xsd:decimal) with only a
+# warning; every later sum or comparison would then silently go wrong, so they are errors.
+
+DEFAULT_MAX_INPUT_MB = 64
+
+
+def max_input_bytes() -> int | None:
+    """The size limit for one input file in bytes (None: no limit), from $KG_MAX_INPUT_MB."""
+    raw = os.environ.get("KG_MAX_INPUT_MB", "").strip()
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_INPUT_MB
+    except ValueError:
+        raise LoadError(f"KG_MAX_INPUT_MB={raw!r} is not a number of megabytes") from None
+    return None if megabytes <= 0 else int(megabytes * 1024 * 1024)
+
+
+def _parse(engine: Engine, path: Path) -> Graph:
+    limit = max_input_bytes()
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise LoadError(f"{display(path)}: cannot read: {error.strerror or error}") from None
+    if limit is not None and size > limit:
+        raise LoadError(
+            f"{display(path)}: {size / 1048576:.0f} MB is over the {limit / 1048576:.0f} MB limit for one input file "
+            "(parsing would take minutes) — split it, or raise the limit with KG_MAX_INPUT_MB=<megabytes>"
+        )
+    quiet = _DropIllTypedWarnings()  # reported below as one error with file and line
+    logging.getLogger("rdflib.term").addFilter(quiet)
+    try:
+        graph = engine.parse(path, _format_of(path))
+    finally:
+        logging.getLogger("rdflib.term").removeFilter(quiet)
+    if len(graph) == 0:
+        raise LoadError(f"{display(path)}: holds no triples (an empty file?) — add data or leave the file out")
+    _refuse_ill_typed(graph, path)
+    return graph
+
+
+class _DropIllTypedWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to convert Literal lexical form" not in record.getMessage()
+
+
+def _refuse_ill_typed(graph: Graph, path: Path) -> None:
+    bad = sorted({o for o in graph.objects() if getattr(o, "ill_typed", False)}, key=lambda o: (str(o), str(o.datatype)))
+    if not bad:
+        return
+    literal = bad[0]
+    datatype = str(literal.datatype)
+    short = next((f"{p}:{datatype[len(str(ns)):]}" for p, ns in graph.namespaces() if datatype.startswith(str(ns)) and p), f"<{datatype}>")
+    line = ""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        match = re.search(r'(["\'])' + re.escape(str(literal)) + r"\1\^\^", text)
+        if match:
+            line = f", line {text[: match.start()].count(chr(10)) + 1}"
+    except OSError:
+        pass
+    raise LoadError(
+        f'{display(path)}{line}: "{literal}" is not a valid {short} value — fix the literal or its datatype'
+    )
 
 
 def _format_of(path: Path) -> str:

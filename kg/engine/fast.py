@@ -189,6 +189,11 @@ class FastEngine:
         except SyntaxError as error:
             if _UPDATE.search(stripped):
                 raise QueryError("update requests are not allowed: kg is read-only") from None
+            # Oxigraph's messages list every expected token; the reference parser's are readable,
+            # and reporting them keeps both engines' errors identical. Only bad queries pay for it.
+            from kg.engine import get_engine
+
+            get_engine("reference").prepare(sparql_text)
             raise QueryError(f"SPARQL syntax error {_position(error)}") from None
         if isinstance(probe, ox.QuerySolutions):
             kind = "SELECT"

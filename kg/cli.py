@@ -482,6 +482,7 @@ def export_command(
     """Write the graph (or a region, classes, or one entity's neighbourhood) for Gephi, Cytoscape, yEd, D3..."""
     from kg.errors import OutputError
     from kg.export import WRITERS, ExportOptions, write_export
+    from kg.page import write_html  # noqa: F401 - the page module registers the html format
     from kg.project import class_hierarchy, project
 
     if fmt is None:

@@ -488,6 +488,3 @@ for _fmt, _writer, _suffix in (
     ("jsonld", _rdf_writer("jsonld"), ".jsonld"),
 ):
     register(_fmt, _writer, _suffix)
-
-# The offline HTML page (kg/page.py) registers "html" itself; import it last, once the registry exists.
-import kg.page  # noqa: E402,F401

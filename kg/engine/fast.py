@@ -189,12 +189,9 @@ class FastEngine:
         except SyntaxError as error:
             if _UPDATE.search(stripped):
                 raise QueryError("update requests are not allowed: kg is read-only") from None
-            # Oxigraph's messages list every expected token; the reference parser's are readable,
-            # and reporting them keeps both engines' errors identical. Only bad queries pay for it.
-            from kg.engine import get_engine
-
-            get_engine("reference").prepare(sparql_text)
-            raise QueryError(f"SPARQL syntax error {_position(error)}") from None
+            # Oxigraph points at the token where parsing failed, which rdflib's parser often
+            # reports as the start of the whole group; keep Oxigraph's position.
+            raise QueryError(f"SPARQL syntax error {_position(error, sparql_text)}") from None
         if isinstance(probe, ox.QuerySolutions):
             kind = "SELECT"
         elif isinstance(probe, ox.QueryBoolean):
@@ -230,7 +227,7 @@ class FastEngine:
                 substitutions=substitutions or None,
             )
         except SyntaxError as error:
-            raise QueryError(f"SPARQL syntax error {_position(error)}") from None
+            raise QueryError(f"SPARQL syntax error {_position(error, sparql_text)}") from None
         except OSError as error:
             raise QueryError(f"query failed: {error}") from None
         answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
@@ -483,10 +480,18 @@ def _expand(token: str) -> str:
     return _PREFIXES.get(prefix, prefix + ":") + local
 
 
-def _position(error: SyntaxError) -> str:
+def _position(error: SyntaxError, text: str) -> str:
+    """Oxigraph's line and column, with its expectation when that is short enough to help."""
     message = str(error.msg if hasattr(error, "msg") else error)
     match = re.match(r"error at (\d+):(\d+): (.*)", message, re.S)
-    if match:
-        line, column, rest = match.groups()
-        return f"at line {line}, column {column}: {rest}"
-    return f": {message}"
+    if not match:
+        return f": {message}"
+    line, column, expected = match.groups()
+    lines = text.splitlines()
+    rest = "\n".join([lines[int(line) - 1][int(column) - 1 :], *lines[int(line) :]]) if int(line) <= len(lines) else ""
+    if not _strip(rest).strip():
+        column += " (the end of the query)"
+    if "Prefix not found" in expected:
+        return f"at line {line}, column {column}: a prefix is not declared (add a PREFIX line)"
+    # Oxigraph lists every token it could accept; a long list is noise, not help.
+    return f"at line {line}, column {column}" + (f": {expected}" if len(expected) <= 60 else "")

@@ -5,6 +5,7 @@ The closure is expensive, so results are cached on disk, keyed by the exact inpu
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -102,10 +103,24 @@ def reason(ontology: Graph, data: Graph, engine: Engine | None = None) -> Infere
     return Inference(ontology, data, bind(inferred), engine=engine.name)
 
 
-def cache_key(sources: Sources, engine: Engine) -> str:
-    """sha256 over the engine, REASONER_VERSION and every input file's path and bytes."""
+@functools.cache
+def code_fingerprint() -> str:
+    """sha256 of the code that decides the closure (this module and the engines).
+
+    Part of every cache key, so a changed rule or noise filter never reuses an old closure,
+    even when nobody remembered to bump REASONER_VERSION.
+    """
     digest = hashlib.sha256()
-    for part in ("battery-kg reasoning", engine.name, engine.version, REASONER_VERSION):
+    here = Path(__file__).resolve().parent
+    for path in [Path(__file__).resolve(), *sorted((here / "engine").glob("*.py"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(sources: Sources, engine: Engine) -> str:
+    """sha256 over the engine, REASONER_VERSION, the code fingerprint and every input file's path and bytes."""
+    digest = hashlib.sha256()
+    for part in ("battery-kg reasoning", engine.name, engine.version, REASONER_VERSION, code_fingerprint()):
         digest.update(part.encode() + b"\0")
     for role, files in (("ontology", sources.ontology.files), ("data", sources.data.files)):
         for path in sorted(files):
@@ -191,7 +206,14 @@ def open_dataset(
 
 def _inputs_key(ontology: Path, data: list[Path], engine: Engine) -> str:
     digest = hashlib.sha256()
-    for part in ("battery-kg inputs", engine.name, engine.version, REASONER_VERSION, str(Path(ontology).resolve())):
+    for part in (
+        "battery-kg inputs",
+        engine.name,
+        engine.version,
+        REASONER_VERSION,
+        code_fingerprint(),
+        str(Path(ontology).resolve()),
+    ):
         digest.update(part.encode() + b"\0")
     for path in data:
         digest.update(str(path.resolve()).encode() + b"\0")

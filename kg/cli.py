@@ -243,6 +243,8 @@ def query(
     bindings = dict(parse_assignment(p) for p in params)
     if len(bindings) < len(params):
         raise UsageError("each --param NAME may be given once")
+    if endpoint and (with_files or allow_service):
+        raise UsageError("--with and --allow-service apply to local queries; a remote --endpoint uses its own data")
     engine = get_engine(settings.engine)
     if allow_service:  # issue 4: SERVICE only to the endpoints named, for this command only
         engine = _allow_services(allow_service, settings)

@@ -603,3 +603,14 @@ def test_serve_help_defaults_to_loopback(kg) -> None:
 
 def test_genid_prefix_is_ours() -> None:
     assert GENID.startswith(str(KGG).rsplit("/graph/", 1)[0])
+
+
+@pytest.mark.parametrize("extra", [["--with", "README.md"], ["--allow-service", "http://127.0.0.1:9/q"]])
+def test_endpoint_queries_refuse_local_only_options(extra):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, ["query", "timeline", "--endpoint", "http://127.0.0.1:9/query", *extra])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: --with and --allow-service apply to local queries; a remote --endpoint uses its own data\n"
+    )

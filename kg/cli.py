@@ -14,7 +14,7 @@ from kg.engine import DEFAULT_ENGINE, available_engines, get_engine
 from kg.errors import KgError, UsageError
 from kg.load import Sources, load
 from kg.namespaces import bind
-from kg.paths import atomic_write, data_dir, ontology_dir, queries_dir
+from kg.paths import atomic_write, config_path, data_dir, display, ontology_dir, queries_dir, read_config
 from kg.queries import bind_query, execute, list_queries, parse_assignment
 from kg.reason import open_dataset, reason_sources
 from kg.results import GRAPH_FORMATS, RESULT_FORMATS, curie, render_table, serialize_graph, write_answer
@@ -110,10 +110,9 @@ def _setup_logging(verbose: bool) -> None:
 @click.option(
     "--engine",
     type=click.Choice(available_engines()),
-    default=DEFAULT_ENGINE,
-    show_default=True,
     envvar="KG_ENGINE",
-    help="Which engine parses, reasons and queries (also $KG_ENGINE).",
+    help=f"Which engine parses, reasons and queries (also $KG_ENGINE, or `engine =` in the [kg] section of "
+    f"the config file, ~/.config/battery-kg/config.ini or $KG_CONFIG). Default: {DEFAULT_ENGINE}.",
 )
 @click.option("--no-validate", is_flag=True, help="Reason and query even when the data breaks the shapes.")
 @click.option(
@@ -130,6 +129,7 @@ def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_valida
     Errors print one line starting with "Error:" and exit with status 2.
     """
     _setup_logging(verbose)
+    engine = engine or _configured_engine()
     ctx.obj = Settings(
         data=tuple(data) or (data_dir(),),
         ontology=ontology or ontology_dir(),
@@ -139,6 +139,16 @@ def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_valida
         validate=not no_validate,
         store=store,
     )
+
+
+def _configured_engine() -> str:
+    """The config file's engine, else the default; an unknown name is an error naming the file."""
+    configured = read_config().get("engine")
+    if configured is None:
+        return DEFAULT_ENGINE
+    if configured not in available_engines():
+        raise UsageError(f"{display(config_path())}: engine = {configured!r} is not one of {', '.join(available_engines())}")
+    return configured
 
 
 @cli.command()

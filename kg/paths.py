@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import configparser
 import os
 import tempfile
 from pathlib import Path
 
-from kg.errors import OutputError
+from kg.errors import OutputError, UsageError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -45,6 +46,33 @@ def cache_dir() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "battery-kg"
+
+
+def config_path() -> Path:
+    """KG_CONFIG, else $XDG_CONFIG_HOME/battery-kg/config.ini, else ~/.config/battery-kg/config.ini."""
+    explicit = os.environ.get("KG_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "battery-kg" / "config.ini"
+
+
+def read_config(path: Path | None = None) -> dict[str, str]:
+    """The [kg] section of the user's config file (e.g. `engine = reference`); empty when there is none.
+
+    Defaults a user sets once instead of exporting variables in every shell.
+    """
+    path = path or config_path()
+    if not path.is_file():
+        return {}
+    parser = configparser.ConfigParser()
+    try:
+        parser.read_string(path.read_text(encoding="utf-8"), source=str(path))
+    except (configparser.Error, UnicodeDecodeError, OSError) as error:
+        line = getattr(error, "lineno", None)
+        where = f"{display(path)}, line {line}" if line else display(path)
+        raise UsageError(f"{where}: not a valid config file ({type(error).__name__}); expected [kg] and key = value lines") from None
+    return dict(parser["kg"]) if parser.has_section("kg") else {}
 
 
 def display(path: Path | str) -> str:

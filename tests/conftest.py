@@ -21,6 +21,9 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every test gets its own empty reasoning cache, never ~/.cache."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("KG_CACHE_DIR", str(folder))
+    # Nor the developer's own config file or engine choice.
+    monkeypatch.setenv("KG_CONFIG", str(tmp_path / "no-config.ini"))
+    monkeypatch.delenv("KG_ENGINE", raising=False)
     return folder
 
 

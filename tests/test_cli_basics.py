@@ -18,6 +18,7 @@ from rdflib.compare import isomorphic
 import kg as kg_package
 from conftest import DATA, ONTOLOGY, fixture_args
 from kg.cli import cli
+from kg.engine import DEFAULT_ENGINE
 from kg.errors import OutputError
 from kg.paths import atomic_write
 
@@ -271,3 +272,46 @@ def test_no_sparql_strings_in_python():
     code = "\n".join(path.read_text(encoding="utf-8") for path in _sources())
     assert "-violation.rq" in code
     assert [name for name in shipped if name not in code and not name.endswith("-violation")] == []
+
+
+# -- the engine default: option > $KG_ENGINE > config file > built-in -----------------
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "option", "expected"),
+    [
+        (None, None, None, DEFAULT_ENGINE),
+        ("[kg]\nengine = reference\n", None, None, "reference"),
+        ("[kg]\nengine = reference\n", "fast", None, "fast"),
+        ("[kg]\nengine = fast\n", "fast", "reference", "reference"),
+    ],
+)
+def test_engine_precedence(kg, tmp_path, monkeypatch, config, env, option, expected):
+    if config is not None:
+        path = tmp_path / "config.ini"
+        path.write_text(config, encoding="utf-8")
+        monkeypatch.setenv("KG_CONFIG", str(path))
+    if env is not None:
+        monkeypatch.setenv("KG_ENGINE", env)
+    seen = {}
+    monkeypatch.setattr("kg.cli.list_queries", lambda folder: seen.setdefault("engine", click.get_current_context().obj.engine) and [])
+    args = (["--engine", option] if option else []) + ["query", "--list"]
+    assert kg(*args).exit_code == 0
+    assert seen["engine"] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[kg]\nengine = turbo\n", "engine = 'turbo' is not one of fast, reference"),
+        ("engine = fast\n", "line 1: not a valid config file (MissingSectionHeaderError); expected [kg] and key = value lines"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(kg, tmp_path, monkeypatch, text, message):
+    path = tmp_path / "config.ini"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("KG_CONFIG", str(path))
+    result = kg("query", "--list")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and result.stderr.rstrip("\n").endswith(message)
+    assert result.stderr.count("\n") == 1

@@ -292,10 +292,15 @@ def bind_query(
     return BoundQuery(info, prepared, terms)
 
 
-def execute(bound: BoundQuery, dataset: Graph, engine: Engine | None = None) -> Answer:
-    """Run a bound query over `dataset`; parameters are pre-bound by the engine, never formatted in."""
+def execute(bound: BoundQuery, dataset: Graph, engine: Engine | None = None, *, stream: bool = False) -> Answer:
+    """Run a bound query over `dataset`; parameters are pre-bound by the engine, never formatted in.
+
+    With `stream`, SELECT rows are an iterator read as the engine produces them (Answer.iter_rows).
+    """
     engine = engine or get_engine()
     log.info("running %s with the %s engine (%s)", bound.info.name, engine.name, engine.version)
+    if stream:
+        return engine.query(dataset, bound.prepared, bound.bindings, stream=True)
     return engine.query(dataset, bound.prepared, bound.bindings)
 
 

@@ -22,7 +22,16 @@ if TYPE_CHECKING:
     from rdflib import Graph, URIRef
     from rdflib.term import Node
 
-__all__ = ["Answer", "Engine", "Prepared", "available_engines", "get_engine", "DEFAULT_ENGINE", "REFERENCE_ENGINE"]
+__all__ = [
+    "Answer",
+    "Engine",
+    "Prepared",
+    "Row",
+    "available_engines",
+    "get_engine",
+    "DEFAULT_ENGINE",
+    "REFERENCE_ENGINE",
+]
 
 REFERENCE_ENGINE = "reference"
 
@@ -49,16 +58,73 @@ class Prepared:
     native: Any = field(repr=False, compare=False)  # the engine's own prepared form
 
 
-@dataclass
-class Answer:
-    """A query's result in engine-neutral form."""
+Row = tuple["Node | None", ...]
 
-    kind: str
-    variables: list[str] = field(default_factory=list)
-    rows: list[tuple[Node | None, ...]] = field(default_factory=list)
-    boolean: bool | None = None
-    graph: Graph | None = None
-    ordered: bool = False
+
+class Answer:
+    """A query's result in engine-neutral form.
+
+    SELECT rows are a list, or, for an answer the engine streams (`query(..., stream=True)`),
+    an iterator it fills as the query runs. `iter_rows()` reads them once without keeping
+    them, so a million-row result costs no more memory than one row; `rows` is always a
+    list (reading a stream into it on first use), for tables, tests and small answers.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        variables: list[str] | None = None,
+        rows: Iterable[Row] = (),
+        boolean: bool | None = None,
+        graph: Graph | None = None,
+        ordered: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.variables = list(variables or [])
+        self.rows = rows
+        self.boolean = boolean
+        self.graph = graph
+        self.ordered = ordered
+
+    @property
+    def rows(self) -> list[Row]:
+        if self._pending is not None:
+            self._rows, self._pending = list(self._pending), None
+        if self._rows is None:
+            raise RuntimeError("this answer's rows were streamed with iter_rows() and are gone")
+        return self._rows
+
+    @rows.setter
+    def rows(self, rows: Iterable[Row]) -> None:
+        if isinstance(rows, list):
+            self._rows, self._pending = rows, None
+        else:
+            self._rows, self._pending = None, iter(rows)
+
+    @property
+    def streaming(self) -> bool:
+        """True while the rows are an unread stream."""
+        return self._pending is not None
+
+    def iter_rows(self) -> Iterator[Row]:
+        """Every row once, in the engine's order; a stream is handed over, not copied."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            return pending
+        return iter(self.rows)
+
+    def _key(self) -> tuple:
+        return (self.kind, self.variables, self.rows, self.boolean, self.graph, self.ordered)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Answer) and self._key() == other._key()
+
+    __hash__ = None  # mutable, like the dataclass it replaces
+
+    def __repr__(self) -> str:
+        rows = "<stream>" if self.streaming else f"{len(self.rows)} rows"
+        fields = f"kind={self.kind!r}, variables={self.variables!r}, {rows}, boolean={self.boolean!r}"
+        return f"Answer({fields}, ordered={self.ordered!r})"
 
 
 class Engine(Protocol):
@@ -90,8 +156,14 @@ class Engine(Protocol):
     def prepare(self, sparql_text: str) -> Prepared:
         """Parse a query once; raise QueryError on syntax errors and update requests."""
 
-    def query(self, dataset: Graph, prepared: Prepared, bindings: Mapping[str, Node]) -> Answer:
-        """Run a prepared query with variables pre-bound to `bindings`."""
+    def query(
+        self, dataset: Graph, prepared: Prepared, bindings: Mapping[str, Node], *, stream: bool = False
+    ) -> Answer:
+        """Run a prepared query with variables pre-bound to `bindings`.
+
+        With `stream`, SELECT rows come as an iterator the engine fills while the query runs
+        (errors it meets on the way raise QueryError from the iterator); otherwise a list.
+        """
 
 
 def available_engines() -> list[str]:

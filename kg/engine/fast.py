@@ -206,8 +206,11 @@ class FastEngine:
             native=_dataset_clause(sparql_text, stripped),
         )
 
-    def query(self, dataset: Any, prepared: Prepared, bindings: Mapping[str, Node]) -> Answer:
-        """Run with Oxigraph; the default graph is the union of the named graphs, as in the reference engine."""
+    def query(self, dataset: Any, prepared: Prepared, bindings: Mapping[str, Node], *, stream: bool = False) -> Answer:
+        """Run with Oxigraph; the default graph is the union of the named graphs, as in the reference engine.
+
+        Oxigraph evaluates lazily, so with `stream` rows are produced as they are read.
+        """
         store = _as_store(dataset)
         if prepared.native:
             known = {g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode)}
@@ -227,14 +230,15 @@ class FastEngine:
                 substitutions=substitutions or None,
             )
         except SyntaxError as error:
-            raise QueryError(f"SPARQL syntax error {_position(error, sparql_text)}") from None
+            raise QueryError(f"SPARQL syntax error {_position(error, text)}") from None
         except OSError as error:
             raise QueryError(f"query failed: {error}") from None
         answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
         if isinstance(result, ox.QuerySolutions):
             variables = [v.value for v in result.variables]
             answer.variables = variables
-            answer.rows = [tuple(_to_rdflib(solution[i]) for i in range(len(variables))) for solution in result]
+            rows = _rows(result)
+            answer.rows = rows if stream else list(rows)
         elif isinstance(result, ox.QueryBoolean):
             answer.boolean = bool(result)
         else:
@@ -245,6 +249,16 @@ class FastEngine:
 
 
 ENGINE_CLASS = FastEngine
+
+
+def _rows(solutions: ox.QuerySolutions) -> Iterator[tuple[Node | None, ...]]:
+    """Solutions as tuples of rdflib terms; an evaluation error met while reading is a QueryError."""
+    convert = _to_rdflib_cached
+    try:
+        for solution in solutions:
+            yield tuple(map(convert, solution))
+    except OSError as error:
+        raise QueryError(f"query failed: {error}") from None
 
 
 # -- rules reasonable lacks ----------------------------------------------------------
@@ -374,6 +388,22 @@ def _to_rdflib(term: Any) -> Node | None:
             return Literal(term.value)
         return Literal(term.value, datatype=URIRef(datatype))
     raise TypeError(f"unsupported term from Oxigraph: {term!r}")
+
+
+_TERM_CACHE: dict[Any, Node] = {}
+
+
+def _to_rdflib_cached(term: Any) -> Node | None:
+    """_to_rdflib, remembering recent terms: building an rdflib Literal costs ~10 µs, and result
+    rows repeat their terms (a million-row answer often holds a few thousand distinct ones)."""
+    if term is None:
+        return None
+    converted = _TERM_CACHE.get(term)
+    if converted is None:
+        if len(_TERM_CACHE) > 100_000:
+            _TERM_CACHE.clear()
+        converted = _TERM_CACHE[term] = _to_rdflib(term)
+    return converted
 
 
 def _as_store(dataset: Any) -> ox.Store:

@@ -160,8 +160,14 @@ class ReferenceEngine:
             native=query,
         )
 
-    def query(self, dataset: Graph, prepared: Prepared, bindings: Mapping[str, Node]) -> Answer:
-        """Run with rdflib; FROM/FROM NAMED may only name graphs the dataset already has."""
+    def query(
+        self, dataset: Graph, prepared: Prepared, bindings: Mapping[str, Node], *, stream: bool = False
+    ) -> Answer:
+        """Run with rdflib; FROM/FROM NAMED may only name graphs the dataset already has.
+
+        rdflib evaluates SELECT lazily; with `stream` its solutions are read one at a time
+        (queries calling SERVICE endpoints are always read whole).
+        """
         _check_dataset_clause(prepared.native.algebra, dataset)
         endpoints = _service_endpoints(prepared.native.algebra)
         services.check(endpoints)  # again: a prepared query may outlive the permission it was made under
@@ -172,7 +178,8 @@ class ReferenceEngine:
             answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
             if prepared.kind == "SELECT":
                 answer.variables = [str(v) for v in result.vars or []]
-                answer.rows = [tuple(row) for row in result]
+                rows = _rows(result, answer.variables)
+                answer.rows = rows if stream else list(rows)
             elif prepared.kind == "ASK":
                 answer.boolean = bool(result.askAnswer)
             else:
@@ -200,6 +207,24 @@ class ReferenceEngine:
         except (URLError, OSError, ValueError, KeyError) as error:
             raise QueryError(f"SERVICE call failed: {getattr(error, 'reason', None) or error}") from None
         return answer
+
+
+def _rows(result: Any, variables: list[str]) -> Iterator[tuple[Node | None, ...]]:
+    """A SELECT result's rows, without the copy rdflib's own iteration keeps of every row read."""
+    # rdflib's Result.__iter__ appends each solution to a list it holds; its `_genbindings`
+    # is the lazy evaluation itself. Empty solutions are skipped, as rdflib does.
+    solutions = getattr(result, "_genbindings", None)
+    if solutions is None:  # already evaluated (or a future rdflib): its rows, as rdflib gives them
+        yield from (tuple(row) for row in result)
+        return
+    result._genbindings = None
+    names = [Variable(v) for v in variables]
+    try:
+        for solution in solutions:
+            if solution:
+                yield tuple(solution.get(name) for name in names)
+    except AlreadyBound as error:
+        raise QueryError(f"a parameter clashes with a variable the query binds itself ({error})") from None
 
 
 def _service_endpoints(algebra: CompValue) -> list[Node]:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import configparser
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from kg.errors import OutputError, UsageError
 
@@ -89,6 +92,17 @@ def atomic_write(path: Path | str, data: bytes) -> None:
 
     Readers never see a half-written file, and a failed write leaves the old file intact.
     """
+    with atomic_stream(path) as handle:
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def atomic_stream(path: Path | str) -> Iterator[BinaryIO]:
+    """A binary file to write `path` bit by bit: a temporary file in the same folder, renamed
+    into place when the block ends, and removed if it raises (an error, Ctrl-C).
+
+    For outputs too big to build in memory first; otherwise as atomic_write.
+    """
     path = Path(path)
     folder = path.parent
     if path.is_dir():
@@ -102,7 +116,7 @@ def atomic_write(path: Path | str, data: bytes) -> None:
         raise OutputError(f"cannot write {display(path)}: {error.strerror or error}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates 0600; give the file the permissions a plain open() would.

@@ -1,7 +1,9 @@
 """Write query answers: W3C SPARQL results (JSON, XML, CSV, TSV), a terminal table, or Turtle.
 
-Every writer returns text and is deterministic: unordered answers are sorted and blank
-nodes renamed b0, b1... in order of appearance.
+`write_answer` returns text and is deterministic: unordered answers are sorted and blank
+nodes renamed b0, b1... in order of appearance. `write_rows` streams CSV, TSV, JSON and
+XML to a binary file as the rows arrive, in the answer's own order, holding none of them;
+the terminal table always needs every row (its column widths depend on all of them).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import io
 import json
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
+from typing import BinaryIO
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
@@ -20,11 +23,12 @@ from rdflib.namespace import XSD
 from rdflib.plugins.serializers.longturtle import LongTurtleSerializer
 from rdflib.term import Node
 
-from kg.engine import Answer
+from kg.engine import Answer, Row
 from kg.errors import UsageError
 from kg.namespaces import PREFIXES, RDFS, bind
 
 RESULT_FORMATS = ("table", "csv", "tsv", "json", "xml")
+STREAM_FORMATS = ("csv", "tsv", "json", "xml")  # written row by row; the table needs every row
 GRAPH_FORMATS = ("ttl",)
 SPARQL_RESULTS_NS = "http://www.w3.org/2005/sparql-results#"
 MAX_CELL_WIDTH = 60
@@ -50,16 +54,14 @@ _NUMERIC = {
 
 
 def write_answer(answer: Answer, format: str, labels_from: Graph | None = None) -> str:
-    """Render `answer` in `format`; graph answers (CONSTRUCT/DESCRIBE) are always Turtle."""
+    """Render `answer` in `format`; graph answers (CONSTRUCT/DESCRIBE) are always Turtle.
+
+    Sorts unordered rows first (see `normalized`), so it holds every row; `write_rows`
+    streams instead.
+    """
+    _check_format(answer, format)
     if answer.graph is not None:
-        if format not in (*GRAPH_FORMATS, "table"):
-            raise UsageError(f"{answer.kind} results are written as Turtle; --format {format} is for SELECT and ASK")
         return graph_to_turtle(answer.graph)
-    if format == "ttl":
-        formats = ", ".join(RESULT_FORMATS)
-        raise UsageError(f"--format ttl is for CONSTRUCT and DESCRIBE; {answer.kind} results can be {formats}")
-    if answer.kind == "ASK" and format in ("csv", "tsv"):
-        raise UsageError(f"ASK results have no {format.upper()} form; use json, xml or table")
     answer = normalized(answer)
     if format == "json":
         return to_json(answer)
@@ -111,19 +113,73 @@ def _term_key(term: Node | None) -> tuple:
 
 
 # -- W3C formats -----------------------------------------------------------------------
+#
+# Each format has one writer that puts rows on a binary stream as they come; the text
+# functions (to_json...) run it into memory. `write_rows` is the streaming entry point.
+
+
+def write_rows(answer: Answer, format: str, out: BinaryIO) -> int:
+    """Write `answer` in csv, tsv, json or xml to `out` row by row, in the answer's order.
+
+    Holds no rows, so a streamed answer (Answer.iter_rows) of any size needs flat memory;
+    only the blank nodes seen so far are remembered, to rename them b0, b1... in order of
+    appearance as `normalized` does. Unlike write_answer it does not sort: the caller
+    decides whether the engine's order is good enough (it is when the query has ORDER BY).
+    Returns the number of rows written.
+    """
+    if format not in STREAM_FORMATS:
+        raise UsageError(f"--format {format} cannot be streamed; use one of {', '.join(STREAM_FORMATS)}")
+    _check_format(answer, format)
+    return _WRITERS[format](answer, _renamed(answer.iter_rows()), out)
+
+
+def _check_format(answer: Answer, format: str) -> None:
+    if answer.graph is not None:
+        if format not in (*GRAPH_FORMATS, "table"):
+            raise UsageError(f"{answer.kind} results are written as Turtle; --format {format} is for SELECT and ASK")
+        return
+    if format == "ttl":
+        formats = ", ".join(RESULT_FORMATS)
+        raise UsageError(f"--format ttl is for CONSTRUCT and DESCRIBE; {answer.kind} results can be {formats}")
+    if answer.kind == "ASK" and format in ("csv", "tsv"):
+        raise UsageError(f"ASK results have no {format.upper()} form; use json, xml or table")
+
+
+def _renamed(rows: Iterable[Row]) -> Iterator[Row]:
+    names: dict[BNode, BNode] = {}
+    for row in rows:
+        if any(isinstance(term, BNode) for term in row):
+            row = tuple(names.setdefault(t, BNode(f"b{len(names)}")) if isinstance(t, BNode) else t for t in row)
+        yield row
+
+
+def _as_text(writer: Callable[[Answer, Iterable[Row], BinaryIO], int], answer: Answer) -> str:
+    buffer = io.BytesIO()
+    writer(answer, answer.iter_rows(), buffer)
+    return buffer.getvalue().decode("utf-8")
 
 
 def to_json(answer: Answer) -> str:
     """SPARQL 1.1 Query Results JSON Format."""
+    return _as_text(_write_json, answer)
+
+
+def _write_json(answer: Answer, rows: Iterable[Row], out: BinaryIO) -> int:
+    # The same bytes json.dumps(document, indent=2) gives for the whole document, one binding at a time.
     if answer.kind == "ASK":
-        document: dict = {"head": {}, "boolean": bool(answer.boolean)}
-    else:
-        bindings = [
-            {var: _json_term(term) for var, term in zip(answer.variables, row, strict=True) if term is not None}
-            for row in answer.rows
-        ]
-        document = {"head": {"vars": list(answer.variables)}, "results": {"bindings": bindings}}
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+        document = {"head": {}, "boolean": bool(answer.boolean)}
+        out.write((json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        return 0
+    head = json.dumps({"vars": list(answer.variables)}, ensure_ascii=False, indent=2).replace("\n", "\n  ")
+    out.write(f'{{\n  "head": {head},\n  "results": {{\n    "bindings": ['.encode())
+    count = 0
+    for row in rows:
+        binding = {var: _json_term(term) for var, term in zip(answer.variables, row, strict=True) if term is not None}
+        text = json.dumps(binding, ensure_ascii=False, indent=2).replace("\n", "\n      ")
+        out.write(((",\n      " if count else "\n      ") + text).encode("utf-8"))
+        count += 1
+    out.write(("\n    ]" if count else "]").encode() + b"\n  }\n}\n")
+    return count
 
 
 def _json_term(term: Node) -> dict[str, str]:
@@ -142,43 +198,68 @@ def _json_term(term: Node) -> dict[str, str]:
 
 def to_xml(answer: Answer) -> str:
     """SPARQL Query Results XML Format."""
-    root = ET.Element("sparql", {"xmlns": SPARQL_RESULTS_NS})
-    head = ET.SubElement(root, "head")
+    return _as_text(_write_xml, answer)
+
+
+def _write_xml(answer: Answer, rows: Iterable[Row], out: BinaryIO) -> int:
+    # The same bytes ET.indent + ET.tostring give for the whole tree, one <result> at a time.
+    def element(node: ET.Element, level: int) -> bytes:
+        ET.indent(node, level=level)
+        return ("  " * level + ET.tostring(node, encoding="unicode") + "\n").encode("utf-8")
+
+    out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<sparql xmlns="{SPARQL_RESULTS_NS}">\n'.encode())
+    head = ET.Element("head")
     if answer.kind == "ASK":
-        ET.SubElement(root, "boolean").text = "true" if answer.boolean else "false"
-    else:
-        for var in answer.variables:
-            ET.SubElement(head, "variable", {"name": var})
-        results = ET.SubElement(root, "results")
-        for row in answer.rows:
-            result = ET.SubElement(results, "result")
-            for var, term in zip(answer.variables, row, strict=True):
-                if term is None:
-                    continue
-                binding = ET.SubElement(result, "binding", {"name": var})
-                if isinstance(term, URIRef):
-                    ET.SubElement(binding, "uri").text = str(term)
-                elif isinstance(term, BNode):
-                    ET.SubElement(binding, "bnode").text = str(term)
-                else:
-                    attributes = {}
-                    if term.language:
-                        attributes["xml:lang"] = term.language
-                    elif term.datatype:
-                        attributes["datatype"] = str(term.datatype)
-                    ET.SubElement(binding, "literal", attributes).text = str(term)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+        out.write(element(head, 1))
+        out.write(f"  <boolean>{'true' if answer.boolean else 'false'}</boolean>\n</sparql>\n".encode())
+        return 0
+    for var in answer.variables:
+        ET.SubElement(head, "variable", {"name": var})
+    out.write(element(head, 1))
+    count = 0
+    for row in rows:
+        if not count:
+            out.write(b"  <results>\n")
+        count += 1
+        result = ET.Element("result")
+        for var, term in zip(answer.variables, row, strict=True):
+            if term is None:
+                continue
+            binding = ET.SubElement(result, "binding", {"name": var})
+            if isinstance(term, URIRef):
+                ET.SubElement(binding, "uri").text = str(term)
+            elif isinstance(term, BNode):
+                ET.SubElement(binding, "bnode").text = str(term)
+            else:
+                attributes = {}
+                if term.language:
+                    attributes["xml:lang"] = term.language
+                elif term.datatype:
+                    attributes["datatype"] = str(term.datatype)
+                ET.SubElement(binding, "literal", attributes).text = str(term)
+        out.write(element(result, 2))
+    out.write(b"  </results>\n</sparql>\n" if count else b"  <results />\n</sparql>\n")
+    return count
 
 
 def to_csv(answer: Answer) -> str:
     """SPARQL 1.1 CSV: plain strings, RFC 4180 quoting, CRLF line ends."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(answer.variables)
-    for row in answer.rows:
-        writer.writerow([_csv_value(term) for term in row])
-    return buffer.getvalue()
+    return _as_text(_write_csv, answer)
+
+
+def _write_csv(answer: Answer, rows: Iterable[Row], out: BinaryIO) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    try:
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow(answer.variables)
+        count = 0
+        for row in rows:
+            writer.writerow([_csv_value(term) for term in row])
+            count += 1
+        text.flush()
+    finally:
+        text.detach()  # leave `out` open for the caller
+    return count
 
 
 def _csv_value(term: Node | None) -> str:
@@ -191,10 +272,24 @@ def _csv_value(term: Node | None) -> str:
 
 def to_tsv(answer: Answer) -> str:
     """SPARQL 1.1 TSV: ?var header, terms in N-Triples syntax, LF line ends."""
-    lines = ["\t".join(f"?{var}" for var in answer.variables)]
-    for row in answer.rows:
-        lines.append("\t".join("" if term is None else ntriples_term(term) for term in row))
-    return "\n".join(lines) + "\n"
+    return _as_text(_write_tsv, answer)
+
+
+def _write_tsv(answer: Answer, rows: Iterable[Row], out: BinaryIO) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+    try:
+        text.write("\t".join(f"?{var}" for var in answer.variables) + "\n")
+        count = 0
+        for row in rows:
+            text.write("\t".join("" if term is None else ntriples_term(term) for term in row) + "\n")
+            count += 1
+        text.flush()
+    finally:
+        text.detach()
+    return count
+
+
+_WRITERS = {"csv": _write_csv, "tsv": _write_tsv, "json": _write_json, "xml": _write_xml}
 
 
 _NT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -224,6 +225,12 @@ def _format_from_suffix(output: str) -> str:
     metavar="URL",
     help="Let SERVICE clauses call this endpoint (repeatable); SERVICE is refused otherwise.",
 )
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="csv/tsv/json/xml: write rows as the engine yields them, unsorted, in flat memory (for huge results). "
+    "Without it, rows are sorted for stable output unless the query has ORDER BY (then always streamed).",
+)
 @click.pass_obj
 def query(
     settings: Settings,
@@ -239,6 +246,7 @@ def query(
     output: str,
     with_files: tuple[Path, ...] = (),
     allow_service: tuple[str, ...] = (),
+    stream: bool = False,
 ) -> None:
     """Run a named query (see --list), a .rq file, or -e SPARQL over the reasoned graph (or an --endpoint)."""
     if list_only:
@@ -260,6 +268,7 @@ def query(
         engine = _allow_services(allow_service, settings)
     # Check the query and its params before paying for loading and reasoning.
     bound = bind_query(sparql_text or query, queries_dir=settings.queries, engine=engine, **bindings)
+    streamed = _streams(bound, fmt, stream, endpoint)  # issue 5/6: big results in flat memory
     if endpoint:
         _query_endpoint(bound, endpoint, timeout, fmt, no_reasoning=no_reasoning, labels=not no_labels, output=output)
         return
@@ -269,6 +278,9 @@ def query(
     dataset = settings.dataset(reasoning=not no_reasoning)
     if extra:
         dataset = _with_graphs(dataset, engine, extra)
+    if streamed:
+        _stream_answer(bound, dataset, engine, fmt, output, timeout)
+        return
     if timeout is not None:  # issue 5: a worker process we can stop
         text = _with_deadline(
             lambda: write_answer(execute(bound, dataset, engine), fmt, labels_from=None if no_labels else dataset),
@@ -399,6 +411,92 @@ def _require_valid(settings: Settings) -> None:
     )
     if not report.conforms:
         raise ValidationError(validation.refusal(report))
+
+
+def _streams(bound, fmt: str, stream: bool, endpoint: str | None) -> bool:
+    """Whether `kg query` writes rows as the engine yields them instead of sorting them first.
+
+    The rule: SELECT in csv/tsv/json/xml streams when the query has ORDER BY (its order is
+    fixed, so the bytes are those the sorted path gives) or when --stream asks for it (engine
+    order, not stable across engines). Anything else is held in memory and sorted; the table
+    always is, since its column widths depend on every row.
+    """
+    from kg.results import STREAM_FORMATS
+
+    kind = bound.prepared.kind
+    if stream:
+        if endpoint:
+            raise UsageError("--stream is for local queries; an --endpoint's answer is read whole")
+        if kind != "SELECT":
+            raise UsageError(f"--stream is for SELECT results; {kind} results are written whole")
+        if fmt not in STREAM_FORMATS:
+            raise UsageError(f"--stream writes {', '.join(STREAM_FORMATS)}; --format {fmt} needs every row first")
+        return True
+    return kind == "SELECT" and bound.prepared.ordered and fmt in STREAM_FORMATS and not endpoint
+
+
+def _stream_answer(bound, dataset, engine, fmt: str, output: str, timeout: float | None) -> None:
+    """Write a streamed SELECT answer to stdout, or to a temporary file renamed into place at the end.
+
+    Errors part-way leave no file (stdout has what was written so far). With --timeout the
+    query runs in a worker writing to the file (for stdout: to a spool file copied out after),
+    so a stopped query writes nothing.
+    """
+    import os
+    import shutil
+    import tempfile
+
+    from kg.paths import atomic_stream
+    from kg.results import write_rows
+
+    def produce(out) -> None:
+        write_rows(execute(bound, dataset, engine, stream=True), fmt, out)
+        out.flush()
+
+    def run(out) -> None:
+        if timeout is None:
+            produce(out)
+        else:
+            _with_deadline(lambda: produce(out), timeout)
+
+    if output != "-":
+        with _exit_on_sigterm(), atomic_stream(Path(output)) as out:
+            run(out)
+        return
+    stdout = getattr(sys.stdout, "buffer", None)
+    sys.stdout.flush()
+    with contextlib.ExitStack() as stack:
+        target = stdout if stdout is not None and timeout is None else stack.enter_context(tempfile.TemporaryFile())
+        run(target)
+        if target is not stdout:  # a spool: the worker wrote it through the shared file descriptor
+            os.lseek(target.fileno(), 0, os.SEEK_SET)
+            with os.fdopen(os.dup(target.fileno()), "rb") as spooled:
+                if stdout is not None:
+                    shutil.copyfileobj(spooled, stdout)
+                else:  # stdout replaced by a text-only object
+                    sys.stdout.write(spooled.read().decode("utf-8"))
+        if stdout is not None:
+            stdout.flush()
+
+
+@contextlib.contextmanager
+def _exit_on_sigterm():
+    """SIGTERM as SystemExit(143) while the block runs, so a half-written temporary file is removed."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame) -> None:  # noqa: ANN001
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 # --- load / synth (issue 6) ---
 

@@ -262,7 +262,8 @@ def write_graphml(graph: nx.Graph, options: ExportOptions) -> bytes:
         declared.append(("graph", "g_" + name, name, _type_of([value])))
     for name in node_keys:
         declared.append(("node", "n_" + name, name, _type_of([d[name] for d in node_values.values() if name in d])))
-    for name in _edge_keys(graph):
+    edge_keys = _edge_keys(graph)
+    for name in edge_keys:
         declared.append(("edge", "e_" + name, name, _type_of([d[name] for *_, d in edges if name in d])))
     for scope, key_id, name, kind in declared:
         ET.SubElement(
@@ -282,7 +283,7 @@ def write_graphml(graph: nx.Graph, options: ExportOptions) -> bytes:
                 ET.SubElement(child, q + "data", {"key": "n_" + name}).text = _text(value)
     for i, (u, v, _, data) in enumerate(edges):
         child = ET.SubElement(element, q + "edge", {"id": f"e{i}", "source": u, "target": v})
-        for name in _edge_keys(graph):
+        for name in edge_keys:
             if name in data:
                 ET.SubElement(child, q + "data", {"key": "e_" + name}).text = _text(types["edge", name](data[name]))
     return _xml(root)

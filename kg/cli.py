@@ -148,7 +148,9 @@ def _configured_engine() -> str:
     if configured is None:
         return DEFAULT_ENGINE
     if configured not in available_engines():
-        raise UsageError(f"{display(config_path())}: engine = {configured!r} is not one of {', '.join(available_engines())}")
+        raise UsageError(
+            f"{display(config_path())}: engine = {configured!r} is not one of {', '.join(available_engines())}"
+        )
     return configured
 
 
@@ -498,6 +500,7 @@ def _exit_on_sigterm():
     finally:
         signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
+
 # --- load / synth (issue 6) ---
 
 
@@ -531,6 +534,7 @@ def synth(triples: int, seed: int, output: str) -> None:
     from kg.synth import synth as generate
 
     _emit(generate(triples, seed), output)
+
 
 # --- export / render / analyze (issue 3) ---
 

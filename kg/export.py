@@ -224,7 +224,10 @@ def layout(graph: nx.Graph, seed: int = 42, iterations: int = 200) -> dict[str, 
     low, high = pos.min(axis=0), pos.max(axis=0)
     centre = (high + low) / 2
     scale = max(float((high - low).max()), 1e-6) / 1000
-    return {n: (round(float((pos[i, 0] - centre[0]) / scale), 2), round(float((pos[i, 1] - centre[1]) / scale), 2)) for i, n in enumerate(nodes)}
+    return {
+        n: (round(float((pos[i, 0] - centre[0]) / scale), 2), round(float((pos[i, 1] - centre[1]) / scale), 2))
+        for i, n in enumerate(nodes)
+    }
 
 
 def _positions(graph: nx.Graph, options: ExportOptions) -> dict[str, tuple[float, float]]:

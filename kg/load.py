@@ -256,12 +256,17 @@ class _DropIllTypedWarnings(logging.Filter):
 
 
 def _refuse_ill_typed(graph: Graph, path: Path) -> None:
-    bad = sorted({o for o in graph.objects() if getattr(o, "ill_typed", False)}, key=lambda o: (str(o), str(o.datatype)))
+    bad = sorted(
+        {o for o in graph.objects() if getattr(o, "ill_typed", False)}, key=lambda o: (str(o), str(o.datatype))
+    )
     if not bad:
         return
     literal = bad[0]
     datatype = str(literal.datatype)
-    short = next((f"{p}:{datatype[len(str(ns)):]}" for p, ns in graph.namespaces() if datatype.startswith(str(ns)) and p), f"<{datatype}>")
+    short = next(
+        (f"{p}:{datatype[len(str(ns)) :]}" for p, ns in graph.namespaces() if datatype.startswith(str(ns)) and p),
+        f"<{datatype}>",
+    )
     line = ""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")

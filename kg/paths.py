@@ -74,7 +74,9 @@ def read_config(path: Path | None = None) -> dict[str, str]:
     except (configparser.Error, UnicodeDecodeError, OSError) as error:
         line = getattr(error, "lineno", None)
         where = f"{display(path)}, line {line}" if line else display(path)
-        raise UsageError(f"{where}: not a valid config file ({type(error).__name__}); expected [kg] and key = value lines") from None
+        raise UsageError(
+            f"{where}: not a valid config file ({type(error).__name__}); expected [kg] and key = value lines"
+        ) from None
     return dict(parser["kg"]) if parser.has_section("kg") else {}
 
 

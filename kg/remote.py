@@ -405,9 +405,7 @@ def _where_group(text: str) -> tuple[int, int, bool]:
             if depth == 0 and start >= 0:
                 return start, match.start(), sub_select
         elif after_construct and depth == 0 and kind == "word":
-            raise QueryError(
-                "parameters cannot be bound in the short form CONSTRUCT WHERE; write a CONSTRUCT template"
-            )
+            raise QueryError("parameters cannot be bound in the short form CONSTRUCT WHERE; write a CONSTRUCT template")
     raise QueryError("cannot find the query's WHERE group to bind parameters to")
 
 

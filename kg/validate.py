@@ -158,7 +158,9 @@ def validate_paths(
     engine = engine or get_engine()
     data = [Path(p) for p in data]
     shapes = Path(shapes) if shapes else default_shapes(ontology)
-    record_path = Path(cache_dir or default_cache_dir()) / f"validation-{_record_key(ontology, data, shapes, engine)}.json"
+    record_path = (
+        Path(cache_dir or default_cache_dir()) / f"validation-{_record_key(ontology, data, shapes, engine)}.json"
+    )
     if use_cache:
         cached = _read_record(record_path)
         if cached is not None:
@@ -266,7 +268,12 @@ def _path_text(graph: Graph, node: Node) -> str:
     if isinstance(node, URIRef):
         return curie(node)
     sh = _SH
-    for key, fmt in (("inversePath", "^{}"), ("zeroOrMorePath", "{}*"), ("oneOrMorePath", "{}+"), ("zeroOrOnePath", "{}?")):
+    for key, fmt in (
+        ("inversePath", "^{}"),
+        ("zeroOrMorePath", "{}*"),
+        ("oneOrMorePath", "{}+"),
+        ("zeroOrOnePath", "{}?"),
+    ):
         inner = graph.value(node, URIRef(sh + key))
         if inner is not None:
             return fmt.format(_path_text(graph, inner))
@@ -331,7 +338,9 @@ class _SourceFile:
 
     def spellings(self, iri: str) -> list[str]:
         forms = [f"<{iri}>"]
-        forms += [f"{p}:{iri[len(ns):]}" for p, ns in self.prefixes if ns and iri.startswith(ns) and len(iri) > len(ns)]
+        forms += [
+            f"{p}:{iri[len(ns) :]}" for p, ns in self.prefixes if ns and iri.startswith(ns) and len(iri) > len(ns)
+        ]
         return forms
 
     def subject_line(self, iri: str) -> int:
@@ -358,7 +367,9 @@ class _SourceFile:
         """Line inside the statement at `start` where property `iri` appears, or 0."""
         forms = self.spellings(iri)
         for number in range(start, self.block_end(start) + 1):
-            code = self.lines[number - 1].split("#", 1)[0] if not self.lines[number - 1].lstrip().startswith("#") else ""
+            code = (
+                self.lines[number - 1].split("#", 1)[0] if not self.lines[number - 1].lstrip().startswith("#") else ""
+            )
             if any(re.search(rf"(?<![\w:]){re.escape(f)}(?![\w-])", code) for f in forms):
                 return number
         return 0
@@ -562,7 +573,9 @@ def render_text(report: Report) -> str:
         head = curie(URIRef(entity)) if entity.startswith(("http:", "https:")) else entity
         where = []
         if place.file:
-            where.append(f"{display(place.file)}, line {place.line}" + (f" ({', '.join(place.rows)})" if place.rows else ""))
+            where.append(
+                f"{display(place.file)}, line {place.line}" + (f" ({', '.join(place.rows)})" if place.rows else "")
+            )
         if place.sources:
             where.append("source " + ", ".join(place.sources))
         out.append(head + (f"  —  {'; '.join(where)}" if where else ""))
@@ -583,7 +596,9 @@ def summary(report: Report) -> str:
     data, ontology = report.data_files, len(report.files) - report.data_files
     what = f"{_plural(data, 'data file')} and {_plural(ontology, 'ontology file')}"
     verdict = "conforms" if report.conforms else "does not conform"
-    return f"{counts} — {what} checked against {display(report.shapes)} and OWL 2 RL ({report.engine} engine): {verdict}"
+    return (
+        f"{counts} — {what} checked against {display(report.shapes)} and OWL 2 RL ({report.engine} engine): {verdict}"
+    )
 
 
 def _plural(n: int, word: str) -> str:

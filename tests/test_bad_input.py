@@ -38,15 +38,29 @@ def run_here(monkeypatch, tmp_path):
 # -- data files ----------------------------------------------------------------------------
 
 BROKEN_TURTLE = [
-    ("syntax.ttl", HEAD + "\nkgd:oops kg:source kgd:fixture-article\n", r"syntax.ttl, line \d+: .* — fix the Turtle syntax there"),
+    (
+        "syntax.ttl",
+        HEAD + "\nkgd:oops kg:source kgd:fixture-article\n",
+        r"syntax.ttl, line \d+: .* — fix the Turtle syntax there",
+    ),
     ("prefix.ttl", HEAD + "\nkgd:oops nope:source kgd:fixture-article .\n", r"prefix.ttl, line 11\d: .*nope.*"),
-    ("iri.ttl", HEAD + "\n<https://w3id.org/battery-kg/id/has space> a kg:Project .\n", r"iri.ttl, line \d+: invalid IRI"),
-    ("datatype.ttl", HEAD.replace('"300"^^xsd:decimal', '"abc"^^xsd:decimal'),
-     r'datatype.ttl, line 57: "abc" is not a valid xsd:decimal value — fix the literal or its datatype'),
+    (
+        "iri.ttl",
+        HEAD + "\n<https://w3id.org/battery-kg/id/has space> a kg:Project .\n",
+        r"iri.ttl, line \d+: invalid IRI",
+    ),
+    (
+        "datatype.ttl",
+        HEAD.replace('"300"^^xsd:decimal', '"abc"^^xsd:decimal'),
+        r'datatype.ttl, line 57: "abc" is not a valid xsd:decimal value — fix the literal or its datatype',
+    ),
     ("empty.ttl", "", r"empty.ttl: holds no triples \(an empty file\?\) — add data or leave the file out"),
     ("comments.ttl", "# only a comment\n", r"comments.ttl: holds no triples"),
-    ("latin1.ttl", HEAD.replace("지어낸 기사", "caf\u00e9").encode("latin-1", errors="replace"),
-     r"latin1.ttl, line 15: not valid UTF-8 \(byte 0xe9\) — save the file as UTF-8"),
+    (
+        "latin1.ttl",
+        HEAD.replace("지어낸 기사", "caf\u00e9").encode("latin-1", errors="replace"),
+        r"latin1.ttl, line 15: not valid UTF-8 \(byte 0xe9\) — save the file as UTF-8",
+    ),
     ("binary.ttl", bytes(range(256)) * 4, r"binary.ttl, line \d+: not valid UTF-8"),
 ]
 
@@ -79,7 +93,11 @@ def test_bom_and_crlf_load_fine(kg, tmp_path, name, transform):
     path = write(tmp_path, name, transform(HEAD))
     result = kg("--data", str(path), "validate")
     assert (result.exit_code, result.stderr) == (0, "")
-    assert result.stdout.endswith("1 data file and 9 ontology files checked against " + result.stdout.split(" checked against ")[1].split("\n")[0] + "\n")
+    assert result.stdout.endswith(
+        "1 data file and 9 ontology files checked against "
+        + result.stdout.split(" checked against ")[1].split("\n")[0]
+        + "\n"
+    )
     assert "0 violations, 0 warnings, 0 info" in result.stdout
     # Placement still finds the lines (a BOM shifts nothing; CRLF ends lines).
     bad = write(tmp_path, "bad-" + name, transform(HEAD.replace('"200"^^xsd:decimal', '"250"^^xsd:decimal')))
@@ -93,8 +111,9 @@ def test_bom_and_crlf_load_fine(kg, tmp_path, name, transform):
 
 def test_file_over_the_size_limit_fails_fast(kg, tmp_path, monkeypatch):
     big = tmp_path / "big.ttl"
-    chunk = ("<https://w3id.org/battery-kg/id/x> <https://w3id.org/battery-kg/ontology#description> "
-             '"' + "x" * 900 + '" .\n').encode()
+    chunk = (
+        '<https://w3id.org/battery-kg/id/x> <https://w3id.org/battery-kg/ontology#description> "' + "x" * 900 + '" .\n'
+    ).encode()
     with big.open("wb") as handle:
         for _ in range(100 * 1024 * 1024 // len(chunk) + 1):
             handle.write(chunk)
@@ -212,7 +231,9 @@ def test_output_under_a_regular_file(kg, tmp_path):
     assert line == "Error: cannot write file.txt/out.txt: file.txt is not a folder"
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders; see test_output_under_a_regular_file")
+@pytest.mark.skipif(
+    os.geteuid() == 0, reason="root writes into read-only folders; see test_output_under_a_regular_file"
+)
 def test_output_in_a_read_only_folder(kg, tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()

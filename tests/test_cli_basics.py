@@ -294,7 +294,9 @@ def test_engine_precedence(kg, tmp_path, monkeypatch, config, env, option, expec
     if env is not None:
         monkeypatch.setenv("KG_ENGINE", env)
     seen = {}
-    monkeypatch.setattr("kg.cli.list_queries", lambda folder: seen.setdefault("engine", click.get_current_context().obj.engine) and [])
+    monkeypatch.setattr(
+        "kg.cli.list_queries", lambda folder: seen.setdefault("engine", click.get_current_context().obj.engine) and []
+    )
     args = (["--engine", option] if option else []) + ["query", "--list"]
     assert kg(*args).exit_code == 0
     assert seen["engine"] == expected
@@ -304,7 +306,10 @@ def test_engine_precedence(kg, tmp_path, monkeypatch, config, env, option, expec
     ("text", "message"),
     [
         ("[kg]\nengine = turbo\n", "engine = 'turbo' is not one of fast, reference"),
-        ("engine = fast\n", "line 1: not a valid config file (MissingSectionHeaderError); expected [kg] and key = value lines"),
+        (
+            "engine = fast\n",
+            "line 1: not a valid config file (MissingSectionHeaderError); expected [kg] and key = value lines",
+        ),
     ],
 )
 def test_bad_config_is_a_one_line_error(kg, tmp_path, monkeypatch, text, message):

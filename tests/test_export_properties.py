@@ -27,7 +27,9 @@ SCHEMAS = Path(__file__).parent / "schemas"
 LABEL = st.text(
     alphabet=st.one_of(
         st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="\ufffe\uffff"),
-        st.sampled_from(['"', "'", "\\", "<", ">", "&", "\n", "\t", "{", "}", ";", "#", "군", "산", "🔋", "م", "ر", "\u200f"]),
+        st.sampled_from(
+            ['"', "'", "\\", "<", ">", "&", "\n", "\t", "{", "}", ";", "#", "군", "산", "🔋", "م", "ر", "\u200f"]
+        ),
     ),
     min_size=0,
     max_size=30,

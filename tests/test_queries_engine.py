@@ -177,8 +177,7 @@ def test_query_file_path_and_inline_text(kg, tmp_path):
         ),
         (
             ["../bad-queries/syntax-error.rq"],
-            "Error: ../bad-queries/syntax-error.rq: SPARQL syntax error at line 8, column 1 "
-            "(the end of the query)\n",
+            "Error: ../bad-queries/syntax-error.rq: SPARQL syntax error at line 8, column 1 (the end of the query)\n",
         ),
         (
             ["../bad-queries/update.rq"],

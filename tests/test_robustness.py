@@ -23,7 +23,7 @@ from kg.results import serialize_graph, write_answer
 # (No surrogates or NUL: they are not allowed in RDF literals.)
 LABEL = st.text(
     alphabet=st.one_of(
-        st.sampled_from(list('"\'\\\n\r\t <>{}#@^;,.군산이차전지🔋⚡שלוםمرحبا\u200f\u0301')),
+        st.sampled_from(list("\"'\\\n\r\t <>{}#@^;,.군산이차전지🔋⚡שלוםمرحبا\u200f\u0301")),
         st.characters(blacklist_categories=("Cs", "Cc")),
     ),
     max_size=40,
@@ -61,7 +61,11 @@ def test_result_writers_never_crash_and_round_trip(labels):
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_nothing_lost(kg, tmp_path):
@@ -70,7 +74,14 @@ def test_nothing_lost(kg, tmp_path):
         shutil.copytree(resource_root() / name, tmp_path / name)
     before = {name: _digest(tmp_path / name) for name in ("data", "ontology")}
     assert before["data"] and before["ontology"]
-    common = ["--data", str(tmp_path / "data"), "--ontology", str(tmp_path / "ontology"), "--queries", str(tmp_path / "queries")]
+    common = [
+        "--data",
+        str(tmp_path / "data"),
+        "--ontology",
+        str(tmp_path / "ontology"),
+        "--queries",
+        str(tmp_path / "queries"),
+    ]
     runs = [
         ["validate"],
         ["validate", "--format", "json", "-o", str(tmp_path / "report.json")],

@@ -125,7 +125,7 @@ def test_stream_flag_writes_every_row_in_every_format(kg, fmt):
     if fmt == "csv":
         rows = [tuple(r) for r in csv.reader(io.StringIO(text, newline=""))][1:]
     elif fmt == "tsv":
-        integer = f'^^<{XSD.integer}>'
+        integer = f"^^<{XSD.integer}>"
         rows = [tuple(cell.strip('"').removesuffix(integer).strip('"') for cell in line.split("\t"))
                 for line in text.splitlines()[1:]]  # fmt: skip
     elif fmt == "json":

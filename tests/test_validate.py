@@ -65,7 +65,7 @@ EXPECTED: dict[str, set[tuple[str, str, str, str, str]]] = {
 # defect -> (message, line of the finding, fact rows cited there), for the first finding in EXPECTED order.
 MESSAGES = {
     "amount-negative": "has grants adding up to 100, but its recorded total is 300",
-    "amount-not-decimal": 'needs exactly one positive amount as an exact xsd:decimal in whole units ("36900000000"^^xsd:decimal)',
+    "amount-not-decimal": 'needs exactly one positive amount as an exact xsd:decimal in whole units ("36900000000"^^xsd:decimal)',  # noqa: E501
     "class-undeclared": "is typed kg:Conferense, which the ontology does not declare (a typo?)",
     "currency-missing": 'needs exactly one ISO 4217 currency code (kg:currency "KRW")',
     "date-not-a-date": "needs at most one end date, as xsd:date, xsd:gYearMonth or xsd:gYear",
@@ -77,14 +77,14 @@ MESSAGES = {
     "grants-do-not-sum": "has grants adding up to 350, but its recorded total is 300",
     "ko-label-missing": 'is Korean but has no Korean label (rdfs:label "..."@ko)',
     "place-outside-country": "is not contained, step by step (kg:containedInPlace), in any country",
-    "source-dangling": "cites kgd:fixture-artcle as its source, which is not a kg:Source (misspelt, or not in the files given?)",
+    "source-dangling": "cites kgd:fixture-artcle as its source, which is not a kg:Source (misspelt, or not in the files given?)",  # noqa: E501
     "source-date-missing": "needs exactly one publication date (kg:datePublished)",
     "source-headline-missing": "has no headline (kg:headline, verbatim)",
     "source-missing": "has no source (kg:source pointing at the article its facts come from)",
     "stage-not-in-scheme": "is used as a value-chain stage but is not a kg:ValueChainStage",
     "start-after-end": "starts (2028-03) after it ends (2027)",
     "two-en-labels": "has two rdfs:label values in one language; keep one and make the others skos:altLabel",
-    "wikidata-wrong-form": "links to <https://www.wikidata.org/wiki/Q999999999>; a Wikidata item is http://www.wikidata.org/entity/Q… (wd:Q…)",
+    "wikidata-wrong-form": "links to <https://www.wikidata.org/wiki/Q999999999>; a Wikidata item is http://www.wikidata.org/entity/Q… (wd:Q…)",  # noqa: E501
 }
 
 
@@ -102,7 +102,13 @@ def reports() -> dict[str, Report]:
 
 def _key(finding) -> tuple[str, str, str, str, str]:
     path = finding.path if "|" not in finding.path else "*"  # alternative paths are long; the check names them
-    return (curie(URIRef(finding.entity)), finding.focus if finding.focus == "[]" else "", path, finding.check, finding.severity)
+    return (
+        curie(URIRef(finding.entity)),
+        finding.focus if finding.focus == "[]" else "",
+        path,
+        finding.check,
+        finding.severity,
+    )
 
 
 def test_corpus_is_complete():
@@ -163,9 +169,9 @@ def test_violation_queries_are_discovered():
 def test_owlrl_marks_are_reported_with_the_reference_engine(tmp_path):
     data = tmp_path / "nothing.ttl"
     data.write_text(
-        VALID.read_text(encoding="utf-8").replace(
-            "kgd:fixture-strategy a kg:Strategy ;", "kgd:fixture-strategy a kg:Strategy , owl:Nothing ;"
-        ).replace("@prefix kg:", "@prefix owl:     <http://www.w3.org/2002/07/owl#> .\n@prefix kg:"),
+        VALID.read_text(encoding="utf-8")
+        .replace("kgd:fixture-strategy a kg:Strategy ;", "kgd:fixture-strategy a kg:Strategy , owl:Nothing ;")
+        .replace("@prefix kg:", "@prefix owl:     <http://www.w3.org/2002/07/owl#> .\n@prefix kg:"),
         encoding="utf-8",
     )
     report = validate_paths(ontology_dir(), [data], get_engine("reference"), use_cache=False)

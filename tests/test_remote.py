@@ -45,8 +45,8 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_for(url: str, process: subprocess.Popen, within: float = 30.0) -> None:
-    """Poll until `url` answers 200; fail early if the process died."""
+def wait_for(url: str, process: subprocess.Popen, within: float = 90.0) -> None:
+    """Poll until `url` answers 200; fail early if the process died. Generous: CI machines can be busy."""
     import urllib.request
 
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -126,17 +127,26 @@ class FastEngine:
         """reasonable's closure, completed to a fixpoint with the OWL 2 RL rules reasonable lacks.
 
         reasonable 0.4 implements neither property chains (prp-spo2) nor the schema rules
-        scm-cls (C subClassOf owl:Thing), scm-spo, scm-dom1/2 and scm-rng1/2; `_missing_rules`
+        scm-cls (C subClassOf owl:Thing), scm-spo, scm-dom1/2 and scm-rng1/2; `_MissingRules`
         adds them, and reasonable runs again on what they derive until nothing new appears.
+        The schema rules are closed in one go, so usually only chain conclusions need a
+        second run and the third finds nothing (two runs of reasonable, not three).
         """
         import reasonable  # only reasoning needs it; cached queries never do
 
         reasoner = reasonable.PyReasoner()
         reasoner.from_graph(list(triples))
+        rules = _MissingRules()
+        terms = _TermFactories()
         closure: set[tuple[Node, Node, Node]] = set()
         while True:
-            closure = {_plain(t) for t in reasoner.reason()}
-            extra = _missing_rules(closure) - closure
+            with terms.installed():
+                found = reasoner.reason()  # every triple known so far, not only the new ones
+            if found and not terms.used:  # a reasonable that no longer builds terms through rdflib's module
+                found = [_plain(t) for t in found]
+            grown = set(found)
+            new, closure = grown - closure, grown
+            extra = rules.derive(new, closure) - closure
             if not extra:
                 return closure
             reasoner.from_graph(list(extra))
@@ -274,6 +284,10 @@ _CHAIN = URIRef(_OWL + "propertyChainAxiom")
 _TYPE, _OWL_CLASS, _THING = URIRef(_RDF + "type"), URIRef(_OWL + "Class"), URIRef(_OWL + "Thing")
 _FIRST, _REST, _NIL = URIRef(_RDF + "first"), URIRef(_RDF + "rest"), URIRef(_RDF + "nil")
 
+_SCHEMA = (_SUB_CLASS, _SUB_PROPERTY, _DOMAIN, _RANGE)
+_ROLES = {**dict.fromkeys(_SCHEMA, "schema"), _TYPE: "type", _CHAIN: "chain", _FIRST: "first", _REST: "rest"}
+_OWL_CLASS_KEY = {_OWL_CLASS}
+
 
 def _plain(triple: tuple[Node, Node, Node]) -> tuple[Node, Node, Node]:
     # reasonable types plain literals as xsd:string; rdflib (and the reference engine) keep them plain.
@@ -283,66 +297,215 @@ def _plain(triple: tuple[Node, Node, Node]) -> tuple[Node, Node, Node]:
     return triple
 
 
-def _missing_rules(closure: set[tuple[Node, Node, Node]]) -> set[tuple[Node, Node, Node]]:
-    """One round of prp-spo2, scm-cls, scm-spo, scm-dom1, scm-dom2, scm-rng1 and scm-rng2 over `closure`."""
-    by_predicate: dict[Node, list[tuple[Node, Node]]] = {}
-    for s, p, o in closure:
-        by_predicate.setdefault(p, []).append((s, o))
+class _TermFactories:
+    """Memoising stand-ins for rdflib.URIRef, Literal and BNode while reasonable builds its answer.
 
-    def pairs(p: Node) -> list[tuple[Node, Node]]:
-        return by_predicate.get(p, [])
+    reasonable 0.4 makes every term of the closure it returns by calling `rdflib.URIRef(...)`
+    (`Literal`, `BNode`), looked up on the rdflib module at each call. A closure names a few
+    ten thousand distinct terms about a million times, and each URIRef() checks its IRI
+    character by character: at 10^5 triples that was a quarter of the closure time. While
+    installed, the stand-ins return the one rdflib term made for each distinct value, and keep
+    plain literals plain (reasonable types them xsd:string; rdflib and the reference engine do
+    not). They return real rdflib terms, and the swap lasts only for one `reason()` call (kg
+    reasons in one thread; another thread's `isinstance(x, rdflib.URIRef)` meanwhile would fail).
+    Should a later reasonable stop calling them, `used` stays False and the caller uses `_plain`.
+    """
 
-    new: set[tuple[Node, Node, Node]] = set()
-    sub_property: dict[Node, set[Node]] = {}
-    for p1, p2 in pairs(_SUB_PROPERTY):
-        sub_property.setdefault(p1, set()).add(p2)
-    sub_class: dict[Node, set[Node]] = {}
-    for c1, c2 in pairs(_SUB_CLASS):
-        sub_class.setdefault(c1, set()).add(c2)
-    # scm-cls (the part reasonable skips): every class is a subclass of owl:Thing.
-    for c, kind in pairs(_TYPE):
-        if kind == _OWL_CLASS:
-            new.add((c, _SUB_CLASS, _THING))
+    def __init__(self) -> None:
+        # Seeded with the rules' own constants, so that the closure's terms are those very objects.
+        self.iris: dict[str, URIRef] = {str(t): t for t in (*_ROLES, _OWL_CLASS, _THING, _NIL)}
+        self.literals: dict[tuple[str, str | None, str | None], Literal] = {}
+        self.bnodes: dict[str, BNode] = {}
+        self.used = False  # whether reasonable called them at all
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        import rdflib
+
+        saved = rdflib.URIRef, rdflib.Literal, rdflib.BNode
+        rdflib.URIRef, rdflib.Literal, rdflib.BNode = self.iri, self.literal, self.bnode  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            rdflib.URIRef, rdflib.Literal, rdflib.BNode = saved
+
+    # Calls of other shapes than reasonable's (value, lang, datatype as strings) go to rdflib unchanged.
+    def iri(self, value: Any, *args: Any, **kwargs: Any) -> URIRef:
+        if args or kwargs or type(value) is not str:
+            return URIRef(value, *args, **kwargs)
+        self.used = True
+        term = self.iris.get(value)
+        if term is None:
+            term = self.iris[value] = URIRef(value)
+        return term
+
+    def literal(self, value: Any, lang: Any = None, datatype: Any = None, *args: Any, **kwargs: Any) -> Literal:
+        if args or kwargs or type(value) is not str or type(lang or "") is not str or type(datatype or "") is not str:
+            return Literal(value, lang, datatype, *args, **kwargs)
+        key = (value, lang, datatype)
+        term = self.literals.get(key)
+        if term is None:
+            plain = lang is None and datatype == _XSD_STRING
+            term = self.literals[key] = Literal(value) if plain else Literal(value, lang, datatype)
+        return term
+
+    def bnode(self, value: Any = None, *args: Any, **kwargs: Any) -> BNode:
+        if args or kwargs or type(value) is not str:
+            return BNode(value, *args, **kwargs)
+        term = self.bnodes.get(value)
+        if term is None:
+            term = self.bnodes[value] = BNode(value)
+        return term
+
+
+class _MissingRules:
+    """prp-spo2, scm-cls, scm-spo, scm-dom1/2 and scm-rng1/2 over a closure that grows round by round.
+
+    `derive(new, closure)` is given the triples new since its last call and returns what the
+    rules conclude (the caller drops what is already known). It keeps only what the rules
+    read — the schema, the chain axioms and their lists, the triples of chain properties — so
+    a round costs about its new triples, not the whole closure:
+    - the schema rules are closed in one pass over the small schema, whenever it grew;
+    - chains are joined semi-naively: only paths through at least one new triple are followed.
+    """
+
+    def __init__(self) -> None:
+        self.schema: dict[Node, dict[Node, set[Node]]] = {p: {} for p in _SCHEMA}  # predicate -> s -> objects
+        self.classes: set[Node] = set()
+        self.chain_axioms: set[tuple[Node, Node]] = set()  # (p, head of its list)
+        self.first: dict[Node, Node] = {}
+        self.rest: dict[Node, Node] = {}
+        self.chains: list[tuple[Node, list[Node]]] = []
+        self.forward: dict[Node, dict[Node, set[Node]]] = {}  # chain step -> subject -> objects
+        self.backward: dict[Node, dict[Node, set[Node]]] = {}  # chain step -> object -> subjects
+
+    def derive(
+        self, new: Iterable[tuple[Node, Node, Node]], closure: set[tuple[Node, Node, Node]]
+    ) -> set[tuple[Node, Node, Node]]:
+        steps = self.forward.keys()
+        delta: dict[Node, list[tuple[Node, Node]]] = {}
+        schema_grew = lists_grew = False
+        for s, p, o in new:
+            # Dict and set lookups, not `==`: rdflib's `==` on terms is a Python call, too slow
+            # to spend on a million triples (and reasonable's terms are our constants, see
+            # _TermFactories, so lookups succeed on identity).
+            role = _ROLES.get(p)
+            if role == "schema":
+                self.schema[p].setdefault(s, set()).add(o)
+                schema_grew = True
+            elif role == "type" and o in _OWL_CLASS_KEY:
+                self.classes.add(s)
+                schema_grew = True
+            elif role == "chain":
+                self.chain_axioms.add((s, o))
+                lists_grew = True
+            elif role == "first":
+                self.first[s] = o
+                lists_grew = True
+            elif role == "rest":
+                self.rest[s] = o
+                lists_grew = True
+            if p in steps:
+                delta.setdefault(p, []).append((s, o))
+        derived = self._schema_rules() if schema_grew else set()
+        chains = self._chains() if lists_grew else self.chains
+        if chains != self.chains:  # new chains (the first round, in practice): index and join them in full
+            self.chains = chains
+            self._index(closure)
+            for p, chain in chains:
+                derived |= self._paths(p, chain, 0, self._pairs(chain[0]))
+        else:  # the same chains: extend the index, follow only paths through a new triple
+            for step, pairs in delta.items():
+                forward, backward = self.forward[step], self.backward[step]
+                for s, o in pairs:
+                    forward.setdefault(s, set()).add(o)
+                    backward.setdefault(o, set()).add(s)
+            for p, chain in chains:
+                for i, step in enumerate(chain):
+                    if step in delta:
+                        derived |= self._paths(p, chain, i, delta[step])
+        return derived
+
+    def _schema_rules(self) -> set[tuple[Node, Node, Node]]:
+        """scm-cls, scm-spo and scm-dom1/2, scm-rng1/2 to their fixpoint over the schema known so far."""
+        sub_class = {c: set(supers) for c, supers in self.schema[_SUB_CLASS].items()}
+        sub_property = self.schema[_SUB_PROPERTY]
+        # scm-cls (the part reasonable skips): every class is a subclass of owl:Thing.
+        derived = {(c, _SUB_CLASS, _THING) for c in self.classes}
+        for c in self.classes:
             sub_class.setdefault(c, set()).add(_THING)
-    # scm-spo: subPropertyOf is transitive.
-    for p1, supers in sub_property.items():
-        for p2 in supers:
-            for p3 in sub_property.get(p2, ()):
-                new.add((p1, _SUB_PROPERTY, p3))
-    # scm-dom1/scm-rng1: widen to superclasses; scm-dom2/scm-rng2: inherit from superproperties.
-    for axiom in (_DOMAIN, _RANGE):
-        for p, c in pairs(axiom):
-            for c2 in sub_class.get(c, ()):
-                new.add((p, axiom, c2))
-        declared: dict[Node, set[Node]] = {}
-        for p, c in pairs(axiom):
-            declared.setdefault(p, set()).add(c)
-        for p1, supers in sub_property.items():
-            for p2 in supers:
-                for c in declared.get(p2, ()):
-                    new.add((p1, axiom, c))
-    # prp-spo2: x p1 y1 ... pn yn  =>  x p yn, for p owl:propertyChainAxiom (p1 ... pn).
-    rest = dict(pairs(_REST))
-    first = dict(pairs(_FIRST))
-    for p, head in pairs(_CHAIN):
-        chain, node = [], head
-        while node in first and len(chain) < 50:
-            chain.append(first[node])
-            node = rest.get(node, _NIL)
-        if node != _NIL or not chain:
-            continue  # not a well-formed list: OWL 2 RL draws nothing from it
-        reached: dict[Node, set[Node]] = {}
-        for x, y in pairs(chain[0]):
-            reached.setdefault(x, set()).add(y)
-        for step in chain[1:]:
-            following: dict[Node, set[Node]] = {}
-            for y, z in pairs(step):
-                following.setdefault(y, set()).add(z)
-            reached = {x: {z for y in ys for z in following.get(y, ())} for x, ys in reached.items()}
-        for x, ends in reached.items():
-            for z in ends:
-                new.add((x, p, z))
-    return new
+        # scm-spo: subPropertyOf is transitive.
+        supers_of = {p: _reachable(sub_property, p) for p in sub_property}
+        derived |= {(p1, _SUB_PROPERTY, p3) for p1, supers in supers_of.items() for p3 in supers}
+        # scm-dom2/scm-rng2: a property has its superproperties' domains and ranges;
+        # scm-dom1/scm-rng1: which widen to all their superclasses.
+        wider: dict[Node, set[Node]] = {}
+        for axiom in (_DOMAIN, _RANGE):
+            declared = self.schema[axiom]
+            for p in declared.keys() | supers_of.keys():
+                for q in (p, *supers_of.get(p, ())):
+                    for c in declared.get(q, ()):
+                        if c not in wider:
+                            wider[c] = _reachable(sub_class, c)
+                        derived.update((p, axiom, c2) for c2 in (c, *wider[c]))
+        return derived
+
+    def _chains(self) -> list[tuple[Node, list[Node]]]:
+        """The well-formed property chains, as (p, [p1 ... pn]), sorted so equal sets compare equal."""
+        chains = []
+        for p, head in sorted(self.chain_axioms):
+            chain, node = [], head
+            while node in self.first and len(chain) < 50:
+                chain.append(self.first[node])
+                node = self.rest.get(node, _NIL)
+            if node == _NIL and chain:  # otherwise not a well-formed list: OWL 2 RL draws nothing from it
+                chains.append((p, chain))
+        return chains
+
+    def _index(self, closure: set[tuple[Node, Node, Node]]) -> None:
+        steps = {step for _, chain in self.chains for step in chain}
+        self.forward = {step: {} for step in steps}
+        self.backward = {step: {} for step in steps}
+        for s, p, o in closure:
+            if p in steps:
+                self.forward[p].setdefault(s, set()).add(o)
+                self.backward[p].setdefault(o, set()).add(s)
+
+    def _pairs(self, step: Node) -> Iterator[tuple[Node, Node]]:
+        for s, objects in self.forward[step].items():
+            for o in objects:
+                yield s, o
+
+    def _paths(
+        self, p: Node, chain: list[Node], i: int, edges: Iterable[tuple[Node, Node]]
+    ) -> set[tuple[Node, Node, Node]]:
+        """prp-spo2: x p z for each path x chain[0] ... chain[-1] z whose i-th step is one of `edges`."""
+        reached: dict[Node, set[Node]] = {}  # start of the path so far -> its ends
+        for y, z in edges:
+            reached.setdefault(y, set()).add(z)
+        for step in reversed(chain[:i]):  # extend the starts leftwards...
+            backward = self.backward[step]
+            earlier: dict[Node, set[Node]] = {}
+            for y, ends in reached.items():
+                for x in backward.get(y, ()):
+                    earlier.setdefault(x, set()).update(ends)
+            reached = earlier
+        for step in chain[i + 1 :]:  # ...and the ends rightwards
+            forward = self.forward[step]
+            reached = {x: {z for y in ends for z in forward.get(y, ())} for x, ends in reached.items()}
+        return {(x, p, z) for x, ends in reached.items() for z in ends}
+
+
+def _reachable(graph: dict[Node, set[Node]], start: Node) -> set[Node]:
+    """The nodes reachable from `start` in one step or more."""
+    seen: set[Node] = set()
+    todo = list(graph.get(start, ()))
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph.get(node, ()))
+    return seen
 
 
 # -- terms ---------------------------------------------------------------------------

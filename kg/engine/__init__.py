@@ -137,6 +137,9 @@ class Engine(Protocol):
     def closure(self, graph: Graph) -> Graph:
         """Return a new graph: `graph` plus its OWL 2 RL entailments. `graph` is not modified."""
 
+    def closure_triples(self, triples: Iterable[tuple[Node, Node, Node]]) -> set[tuple[Node, Node, Node]]:
+        """The same closure as a set of triples: what reasoning uses, cheaper than a graph at scale."""
+
     def dataset(self, graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]]) -> Any:
         """A queryable dataset with each graph under its name; its default graph is their union.
 

@@ -102,6 +102,12 @@ class ReferenceEngine:
         owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(copy)
         return copy
 
+    def closure_triples(self, triples: Iterable[tuple[Node, Node, Node]]) -> set[tuple[Node, Node, Node]]:
+        """The closure of `triples` as a set (via `closure`, which owlrl needs a graph for)."""
+        graph = Graph()
+        graph.addN((s, p, o, graph) for s, p, o in triples)
+        return set(self.closure(graph))
+
     # -- datasets ------------------------------------------------------------
 
     def dataset(self, graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]]) -> Dataset:

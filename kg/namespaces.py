@@ -70,6 +70,17 @@ PREFIXES: dict[str, Namespace] = {
     "xsd": Namespace(str(XSD)),
 }
 
+# XML Schema numeric datatypes, for output that shows numbers as numbers.
+XSD_INTEGERS = frozenset(
+    {
+        XSD.integer, XSD.int, XSD.long, XSD.short, XSD.byte,
+        XSD.nonNegativeInteger, XSD.positiveInteger, XSD.negativeInteger, XSD.nonPositiveInteger,
+        XSD.unsignedInt, XSD.unsignedLong, XSD.unsignedShort, XSD.unsignedByte,
+    }
+)  # fmt: skip
+XSD_FLOATS = frozenset({XSD.double, XSD.float})
+XSD_NUMBERS = XSD_INTEGERS | XSD_FLOATS | {XSD.decimal}
+
 # Namespaces whose IRIs we mint; owl:sameAs may only link IRIs inside these.
 OURS: tuple[str, ...] = (str(KGD), str(KGC))
 

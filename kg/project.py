@@ -39,7 +39,7 @@ from rdflib.collection import Collection
 from rdflib.term import Node
 
 from kg.errors import UsageError
-from kg.namespaces import DCTERMS, KG, KGC, KGD, KGG, OWL, PREFIXES, RDF, RDFS, SKOS, XSD
+from kg.namespaces import DCTERMS, KG, KGC, KGD, KGG, OWL, PREFIXES, RDF, RDFS, SKOS, XSD, XSD_FLOATS, XSD_INTEGERS
 from kg.results import curie
 
 __all__ = ["project", "class_hierarchy", "rdf_of", "expand", "LANGS", "EDGE_EXTRA_PROPERTIES"]
@@ -52,22 +52,6 @@ _SOURCE_PROPERTIES = (KG.source, DCTERMS.source)
 _LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel)
 # Value nodes (blank nodes) whose literals become attributes of their owner, attribute suffixes.
 _VALUE_PARTS = {KG.value: "", KG.currency: "Currency", KG.unitText: "Unit", KG.unitCode: "UnitCode"}
-_INTEGERS = {
-    XSD.integer,
-    XSD.int,
-    XSD.long,
-    XSD.short,
-    XSD.byte,
-    XSD.nonNegativeInteger,
-    XSD.positiveInteger,
-    XSD.negativeInteger,
-    XSD.nonPositiveInteger,
-    XSD.unsignedInt,
-    XSD.unsignedLong,
-    XSD.unsignedShort,
-    XSD.unsignedByte,
-}
-_FLOATS = {XSD.double, XSD.float}
 # Korean administrative suffixes, so that "군산" finds 군산시 and "대전" 대전광역시.
 _KO_SUFFIXES = ("특별자치도", "특별자치시", "광역시", "특별시", "시", "도", "군")
 
@@ -494,12 +478,12 @@ def _scalar(literal: Literal) -> str | int | float:
     """Numbers as int (whole won stays exact) or float; dates and codes as their lexical form."""
     dt = literal.datatype
     try:
-        if dt in _INTEGERS:
+        if dt in XSD_INTEGERS:
             return int(str(literal))
         if dt == XSD.decimal:
             number = Decimal(str(literal))
             return int(number) if number == number.to_integral_value() else float(number)
-        if dt in _FLOATS:
+        if dt in XSD_FLOATS:
             return float(str(literal))
     except (ValueError, ArithmeticError):
         pass

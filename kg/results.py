@@ -19,38 +19,18 @@ from typing import BinaryIO
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
-from rdflib.namespace import XSD
 from rdflib.plugins.serializers.longturtle import LongTurtleSerializer
 from rdflib.term import Node
 
 from kg.engine import Answer, Row
 from kg.errors import UsageError
-from kg.namespaces import PREFIXES, RDFS, bind
+from kg.namespaces import PREFIXES, RDFS, XSD_NUMBERS, bind
 
 RESULT_FORMATS = ("table", "csv", "tsv", "json", "xml")
 STREAM_FORMATS = ("csv", "tsv", "json", "xml")  # written row by row; the table needs every row
 GRAPH_FORMATS = ("ttl",)
 SPARQL_RESULTS_NS = "http://www.w3.org/2005/sparql-results#"
 MAX_CELL_WIDTH = 60
-
-_NUMERIC = {
-    XSD.integer,
-    XSD.decimal,
-    XSD.double,
-    XSD.float,
-    XSD.int,
-    XSD.long,
-    XSD.short,
-    XSD.nonNegativeInteger,
-    XSD.positiveInteger,
-    XSD.negativeInteger,
-    XSD.nonPositiveInteger,
-    XSD.unsignedInt,
-    XSD.unsignedLong,
-    XSD.unsignedShort,
-    XSD.byte,
-    XSD.unsignedByte,
-}
 
 
 def write_answer(answer: Answer, format: str, labels_from: Graph | None = None) -> str:
@@ -103,7 +83,7 @@ def _term_key(term: Node | None) -> tuple:
     if isinstance(term, URIRef):
         return (2, str(term))
     if isinstance(term, Literal):
-        if term.datatype in _NUMERIC and not term.ill_typed:
+        if term.datatype in XSD_NUMBERS and not term.ill_typed:
             try:
                 return (3, 0, Decimal(str(term.toPython())), str(term))
             except ArithmeticError:
@@ -363,7 +343,7 @@ def to_table(answer: Answer, label: Callable[[URIRef], str | None] | None = None
 
 
 def _is_number(term: Node | None) -> bool:
-    return isinstance(term, Literal) and term.datatype in _NUMERIC
+    return isinstance(term, Literal) and term.datatype in XSD_NUMBERS
 
 
 def _cell(term: Node | None, label: Callable[[URIRef], str | None] | None) -> str:

@@ -40,15 +40,8 @@ COORDINATES = {
 }
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def reuse_reasoning(shared_cache, monkeypatch):
-    """Reason once for the module."""
-    monkeypatch.setenv("KG_CACHE_DIR", str(shared_cache))
+# Reuse the session's reasoning of the bundled data (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("bundled_cache")
 
 
 @pytest.fixture(scope="module")

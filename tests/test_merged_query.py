@@ -18,15 +18,8 @@ MERGED_QUERY = LINK / "funding-with-population.rq"
 WITH = "https://w3id.org/battery-kg/graph/with/"
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def reuse_reasoning(shared_cache, monkeypatch):
-    """Reason once for the module: every test here queries the same bundled data."""
-    monkeypatch.setenv("KG_CACHE_DIR", str(shared_cache))
+# Reuse the session's reasoning of the bundled data (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("bundled_cache")
 
 
 @pytest.fixture

@@ -18,18 +18,12 @@ WD = "http://www.wikidata.org/entity/"
 GN = "https://sws.geonames.org/"
 
 
-@pytest.fixture(scope="module")
-def shared_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(autouse=True)
-def reuse_reasoning(shared_cache, monkeypatch):
-    monkeypatch.setenv("KG_CACHE_DIR", str(shared_cache))
+# Reuse the session's reasoning of the bundled data (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("bundled_cache")
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory, shared_cache) -> Path:
+def release(tmp_path_factory, bundled_cache_dir, bundled_inference) -> Path:
     """One release of the bundled data, built once for the module."""
     from click.testing import CliRunner
 
@@ -37,7 +31,7 @@ def release(tmp_path_factory, shared_cache) -> Path:
 
     folder = tmp_path_factory.mktemp("release") / "r1"
     mp = pytest.MonkeyPatch()
-    mp.setenv("KG_CACHE_DIR", str(shared_cache))
+    mp.setenv("KG_CACHE_DIR", str(bundled_cache_dir))
     try:
         result = CliRunner().invoke(cli, ["publish", "-o", str(folder)], catch_exceptions=False)
     finally:

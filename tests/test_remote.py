@@ -95,13 +95,6 @@ def oxigraph():
     assert not port_open(port)
 
 
-@pytest.fixture
-def shared_cache(monkeypatch: pytest.MonkeyPatch, bundled_cache_dir: Path, bundled_inference) -> Path:
-    """Let the CLI reuse the session's reasoning of the bundled data instead of reasoning again."""
-    monkeypatch.setenv("KG_CACHE_DIR", str(bundled_cache_dir))
-    return bundled_cache_dir
-
-
 @pytest.fixture(scope="module")
 def pushed(oxigraph, bundled_cache_dir: Path, bundled_inference) -> str:
     """The bundled graphs pushed once to the module's Oxigraph; returns its query URL and kg push's output."""
@@ -207,7 +200,7 @@ def test_named_query_answers_the_same_remotely(pushed, local_dataset, name: str,
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "tsv", "json", "xml"])
-def test_cli_output_formats_are_identical(pushed, shared_cache, kg, fmt: str) -> None:
+def test_cli_output_formats_are_identical(pushed, bundled_cache, kg, fmt: str) -> None:
     endpoint, _ = pushed
     local = kg("--engine", "reference", "query", "funding-by-level", "--format", fmt)
     remote = kg("query", "funding-by-level", "--format", fmt, "--endpoint", endpoint)
@@ -216,7 +209,7 @@ def test_cli_output_formats_are_identical(pushed, shared_cache, kg, fmt: str) ->
     assert "Jeonbuk State" in remote.stdout or "jeonbuk-state" in remote.stdout
 
 
-def test_cli_ask_and_construct_over_endpoint(pushed, shared_cache, kg) -> None:
+def test_cli_ask_and_construct_over_endpoint(pushed, bundled_cache, kg) -> None:
     endpoint, _ = pushed
     ask = "PREFIX kgd: <https://w3id.org/battery-kg/id/> ASK { kgd:gunsan ?p ?o }"
     assert kg("query", "-e", ask, "--endpoint", endpoint).stdout == "true\n"
@@ -229,7 +222,7 @@ def test_cli_ask_and_construct_over_endpoint(pushed, shared_cache, kg) -> None:
     assert len(graph) > 10
 
 
-def test_param_text_cannot_escape_the_values_block(pushed, shared_cache, kg) -> None:
+def test_param_text_cannot_escape_the_values_block(pushed, bundled_cache, kg) -> None:
     endpoint, _ = pushed
     # A CURIE may hold > and }: refused before anything is sent.
     result = kg("query", "entity", "-p", "entity=kgd:x>}", "--endpoint", endpoint)
@@ -278,7 +271,7 @@ def test_bind_values_refuses_the_short_construct_form() -> None:
         bind_values("CONSTRUCT WHERE { ?s ?p ?o }", {"s": URIRef("urn:a")})
 
 
-def test_linkset_goes_into_its_own_graph(oxigraph, shared_cache, kg, tmp_path: Path) -> None:
+def test_linkset_goes_into_its_own_graph(oxigraph, bundled_cache, kg, tmp_path: Path) -> None:
     endpoint, _ = oxigraph
     linkset = tmp_path / "wikidata-links.ttl"
     linkset.write_text(
@@ -579,7 +572,7 @@ def test_serve_without_oxigraph_says_how_to_install(kg, monkeypatch: pytest.Monk
     )
 
 
-def test_serve_warns_before_listening_beyond_loopback(kg, shared_cache, monkeypatch, tmp_path: Path) -> None:
+def test_serve_warns_before_listening_beyond_loopback(kg, bundled_cache, monkeypatch, tmp_path: Path) -> None:
     """With a stand-in binary that fails at once, nothing listens; the warning still comes first."""
     fake = tmp_path / "oxigraph"
     fake.write_text("#!/bin/sh\necho 'fixture: refusing to run' >&2\nexit 3\n", encoding="utf-8")

@@ -263,7 +263,7 @@ ENGINE_CLASS = FastEngine
 
 def _rows(solutions: ox.QuerySolutions) -> Iterator[tuple[Node | None, ...]]:
     """Solutions as tuples of rdflib terms; an evaluation error met while reading is a QueryError."""
-    convert = _to_rdflib_cached
+    convert = _to_rdflib
     try:
         for solution in solutions:
             yield tuple(map(convert, solution))
@@ -527,20 +527,26 @@ def _to_ox(term: Node | None) -> Any:
     raise TypeError(f"not an RDF term: {term!r}")
 
 
-_IRI_CACHE: dict[str, URIRef] = {}
+_TERM_CACHE: dict[Any, Node] = {}
 
 
 def _to_rdflib(term: Any) -> Node | None:
+    """An Oxigraph term as rdflib's, remembering recent ones: building an rdflib term costs
+    ~10 µs, and quads and result rows repeat their terms (a million-row answer often holds a
+    few thousand distinct ones)."""
     if term is None:
         return None
+    converted = _TERM_CACHE.get(term)
+    if converted is None:
+        if len(_TERM_CACHE) > 100_000:
+            _TERM_CACHE.clear()
+        converted = _TERM_CACHE[term] = _convert(term)
+    return converted
+
+
+def _convert(term: Any) -> Node:
     if isinstance(term, ox.NamedNode):
-        value = term.value
-        iri = _IRI_CACHE.get(value)
-        if iri is None:
-            if len(_IRI_CACHE) > 100_000:
-                _IRI_CACHE.clear()
-            iri = _IRI_CACHE[value] = URIRef(value)
-        return iri
+        return URIRef(term.value)
     if isinstance(term, ox.BlankNode):
         return BNode(term.value)
     if isinstance(term, ox.Literal):
@@ -551,22 +557,6 @@ def _to_rdflib(term: Any) -> Node | None:
             return Literal(term.value)
         return Literal(term.value, datatype=URIRef(datatype))
     raise TypeError(f"unsupported term from Oxigraph: {term!r}")
-
-
-_TERM_CACHE: dict[Any, Node] = {}
-
-
-def _to_rdflib_cached(term: Any) -> Node | None:
-    """_to_rdflib, remembering recent terms: building an rdflib Literal costs ~10 µs, and result
-    rows repeat their terms (a million-row answer often holds a few thousand distinct ones)."""
-    if term is None:
-        return None
-    converted = _TERM_CACHE.get(term)
-    if converted is None:
-        if len(_TERM_CACHE) > 100_000:
-            _TERM_CACHE.clear()
-        converted = _TERM_CACHE[term] = _to_rdflib(term)
-    return converted
 
 
 def _as_store(dataset: Any) -> ox.Store:

@@ -181,15 +181,7 @@ class ReferenceEngine:
             if endpoints:
                 return self._query_with_service(dataset, prepared, bindings)
             result = dataset.query(prepared.native, initBindings=dict(bindings))
-            answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
-            if prepared.kind == "SELECT":
-                answer.variables = [str(v) for v in result.vars or []]
-                rows = _rows(result, answer.variables)
-                answer.rows = rows if stream else list(rows)
-            elif prepared.kind == "ASK":
-                answer.boolean = bool(result.askAnswer)
-            else:
-                answer.graph = result.graph
+            answer = _answer(result, prepared, _rows(result, [str(v) for v in result.vars or []]), stream)
         except AlreadyBound as error:
             raise QueryError(f"a parameter clashes with a variable the query binds itself ({error})") from None
         return answer
@@ -200,19 +192,25 @@ class ReferenceEngine:
 
         try:
             result = dataset.query(prepared.native, initBindings=dict(bindings))
-            answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
-            if prepared.kind == "SELECT":
-                answer.variables = [str(v) for v in result.vars or []]
-                answer.rows = [tuple(row) for row in result]
-            elif prepared.kind == "ASK":
-                answer.boolean = bool(result.askAnswer)
-            else:
-                answer.graph = result.graph
+            answer = _answer(result, prepared, (tuple(row) for row in result), stream=False)
         except HTTPError as error:
             raise QueryError(f"SERVICE call failed: HTTP {error.code} {error.reason}") from None
         except (URLError, OSError, ValueError, KeyError) as error:
             raise QueryError(f"SERVICE call failed: {getattr(error, 'reason', None) or error}") from None
         return answer
+
+
+def _answer(result, prepared: Prepared, rows, stream: bool) -> Answer:
+    """An rdflib query result as an Answer; SELECT rows stay lazy when `stream`."""
+    answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
+    if prepared.kind == "SELECT":
+        answer.variables = [str(v) for v in result.vars or []]
+        answer.rows = rows if stream else list(rows)
+    elif prepared.kind == "ASK":
+        answer.boolean = bool(result.askAnswer)
+    else:
+        answer.graph = result.graph
+    return answer
 
 
 def _rows(result: Any, variables: list[str]) -> Iterator[tuple[Node | None, ...]]:

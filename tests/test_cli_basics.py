@@ -199,6 +199,7 @@ LAYERS = [
     "kg.errors",
     "kg.paths",
     "kg.engine",
+    "kg.engine.rules",
     "kg.engine.reference",
     "kg.engine.fast",
     "kg.engine.services",

@@ -1,25 +1,30 @@
-"""The fast engine: pyoxigraph parses, stores and queries; reasonable computes the OWL 2 RL closure.
+"""The fast engine: pyoxigraph parses, stores and queries; the OWL 2 RL closure is two-part.
 
-Both are native (Rust) libraries. Queries run on an Oxigraph store, filled straight from
-N-Quads (the reasoning cache, or an on-disk store from `kg load --store`), so the query
-path never builds rdflib graphs. Answers come back as rdflib terms, like the reference
+reasonable (native) closes the schema, completed by the rules it lacks (`_MissingRules`);
+kg.engine.rules compiles what the schema says about instances into numpy array joins,
+which scale to millions of triples where reasonable alone ran out of memory. Queries run
+on an Oxigraph store, filled straight from N-Quads (the reasoning cache, or an on-disk
+store from `kg load --store`) or from the array reasoner's rows (`reason_files`), so the
+query path never builds rdflib graphs. Answers come back as rdflib terms, like the reference
 engine's, so everything above the engine stays engine-neutral.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from kg.engine import Answer, Prepared
+from kg.engine import Answer, Prepared, rules
 from kg.errors import LoadError, QueryError
 from kg.namespaces import PREFIXES
 from kg.paths import display
@@ -34,6 +39,7 @@ _FORMATS = {
 _SYNTAX_NAMES = {"turtle": "Turtle", "nt": "N-Triples", "json-ld": "JSON-LD", "xml": "RDF/XML"}
 _XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 _RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+log = logging.getLogger(__name__)
 _PREFIXES = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
 
 
@@ -66,7 +72,7 @@ class FastEngine:
     name = "fast"
 
     def __init__(self) -> None:
-        self.version = f"pyoxigraph-{ox.__version__}+reasonable-{version('reasonable')}"
+        self.version = f"pyoxigraph-{ox.__version__}+reasonable-{version('reasonable')}+numpy-{np.__version__}"
 
     # -- parsing -------------------------------------------------------------
 
@@ -118,12 +124,31 @@ class FastEngine:
     # -- reasoning -----------------------------------------------------------
 
     def closure(self, graph: Graph) -> Graph:
-        """`graph` plus its OWL 2 RL entailments (reasonable, completed by `_missing_rules`), as a new graph."""
+        """`graph` plus its OWL 2 RL entailments (see closure_triples), as a new graph."""
         out = Graph()
         out.addN((s, p, o, out) for s, p, o in self.closure_triples(graph))
         return out
 
     def closure_triples(self, triples: Iterable[tuple[Node, Node, Node]]) -> set[tuple[Node, Node, Node]]:
+        """The OWL 2 RL closure: the schema closed by reasonable, instances by kg.engine.rules' array joins.
+
+        When the graph needs a rule the array reasoner lacks (see kg.engine.rules), reasonable
+        closes the whole graph instead; the closure is the same, only slower.
+        """
+        triples = triples if isinstance(triples, set | list) else list(triples)
+        terms = rules.Interner(URIRef, _uri_text, _is_rdflib_literal)
+        rows = terms.encode(triples)
+        try:
+            schema = terms.encode(self._reasonable_closure(terms.decode(rows[rules.schema_mask(rows, terms)])))
+            derived = rules.materialise(rows, schema, terms)
+        except rules.Unsupported as why:
+            log.info("array reasoner not used (%s): reasonable closes the whole graph", why)
+            return self._reasonable_closure(triples)
+        closure = set(triples)
+        closure.update(terms.decode(derived))
+        return closure
+
+    def _reasonable_closure(self, triples: Iterable[tuple[Node, Node, Node]]) -> set[tuple[Node, Node, Node]]:
         """reasonable's closure, completed to a fixpoint with the OWL 2 RL rules reasonable lacks.
 
         reasonable 0.4 implements neither property chains (prp-spo2) nor the schema rules
@@ -136,7 +161,7 @@ class FastEngine:
 
         reasoner = reasonable.PyReasoner()
         reasoner.from_graph(list(triples))
-        rules = _MissingRules()
+        rules_ = _MissingRules()
         terms = _TermFactories()
         closure: set[tuple[Node, Node, Node]] = set()
         while True:
@@ -146,10 +171,90 @@ class FastEngine:
                 found = [_plain(t) for t in found]
             grown = set(found)
             new, closure = grown - closure, grown
-            extra = rules.derive(new, closure) - closure
+            extra = rules_.derive(new, closure) - closure
             if not extra:
                 return closure
             reasoner.from_graph(list(extra))
+
+    # -- reasoning at scale: files to a store, with no rdflib graph on the way -----
+
+    def reason_files(
+        self,
+        ontology: Graph,
+        files: list[tuple[Path, str]],
+        *,
+        check: Callable[[Path, int, list[Literal]], None],
+        noise: Callable[[np.ndarray, rules.Interner], np.ndarray],
+    ) -> tuple[FastDataset, dict[str, int]]:
+        """Parse data files straight into integer rows, reason over them, and fill an Oxigraph store.
+
+        What `kg load --store` and uncached queries run: at 10^6 triples an rdflib graph
+        would cost minutes and gigabytes, so only the ontology (a few thousand triples) is
+        one. `check(path, triples, typed literals)` vets each file as kg.load does;
+        `noise(rows, terms)` marks the entailments kg.reason drops. Returns the store with
+        kgg:ontology, kgg:data and kgg:inferred, and each graph's number of triples.
+        """
+        from kg.namespaces import KGG
+
+        terms = rules.Interner(ox.NamedNode, _ox_iri_text, _is_ox_literal)
+        ontology_rows = terms.encode((_to_ox(s), _to_ox(p), _to_ox(o)) for s, p, o in ontology)
+        parts = [np.empty((0, 3), np.int64)]
+        for path, format in files:
+            known = len(terms.terms)
+            rows = terms.encode((q.subject, q.predicate, q.object) for q in self._parse_stream(path, format))
+            check(path, len(rows), [_to_rdflib(t) for t in terms.terms[known:] if _is_typed(t)])
+            parts.append(rows)
+        data_rows = np.concatenate(parts)
+        asserted = np.concatenate([ontology_rows, data_rows])
+        try:
+            schema = self._schema_closure(asserted, terms)
+            derived = rules.materialise(asserted, schema, terms)
+        except rules.Unsupported as why:
+            log.info("array reasoner not used (%s): reasonable closes the whole graph", why)
+            closure = self._reasonable_closure(tuple(map(_to_rdflib, t)) for t in terms.decode(asserted))
+            known = set(map(tuple, asserted.tolist()))
+            everything = terms.encode(tuple(map(_to_ox, t)) for t in closure).tolist()
+            derived = np.array([row for row in everything if tuple(row) not in known], np.int64).reshape(-1, 3)
+        inferred = derived[~noise(derived, terms)]
+        store = ox.Store()
+        for name, rows in ((KGG.ontology, ontology_rows), (KGG.data, data_rows), (KGG.inferred, inferred)):
+            graph, term = ox.NamedNode(str(name)), terms.terms
+            store.bulk_extend(ox.Quad(term[s], term[p], term[o], graph) for s, p, o in rows.tolist())
+        counts = {
+            str(row["g"].value): int(row["n"].value)
+            for row in store.query("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        }
+        return FastDataset(store), {
+            role: counts.get(str(name), 0)
+            for role, name in (("ontology", KGG.ontology), ("data", KGG.data), ("inferred", KGG.inferred))
+        }
+
+    def _schema_closure(self, asserted: np.ndarray, terms: rules.Interner) -> np.ndarray:
+        """The schema part of `asserted`, closed by reasonable (a few thousand triples, well under a second)."""
+        schema = [tuple(map(_to_rdflib, t)) for t in terms.decode(asserted[rules.schema_mask(asserted, terms)])]
+        return terms.encode(tuple(map(_to_ox, t)) for t in self._reasonable_closure(schema))
+
+    def _parse_stream(self, path: Path, format: str) -> Iterator[ox.Quad]:
+        """The quads of one file as Oxigraph reads them, without holding them all; errors as `_parse`'s."""
+        if format not in ("turtle", "nt"):
+            yield from self._parse(path, format)
+            return
+        try:
+            raw = path.read_bytes()
+            raw.decode("utf-8")
+            yield from ox.parse(
+                raw.removeprefix(b"\xef\xbb\xbf"),
+                format=_FORMATS[format],
+                base_iri=path.resolve().as_uri(),
+                without_named_graphs=True,
+            )
+        except (OSError, UnicodeDecodeError, SyntaxError, ValueError):
+            self._parse(path, format)  # raises the one-line LoadError
+            raise
+
+    def dump_nquads(self, dataset: Any, stream: Any) -> None:
+        """Write every quad of `dataset` as N-Quads to a binary stream (Oxigraph's serialiser)."""
+        _as_store(dataset).dump(stream, format=ox.RdfFormat.N_QUADS)
 
     # -- datasets ------------------------------------------------------------
 
@@ -285,7 +390,15 @@ _TYPE, _OWL_CLASS, _THING = URIRef(_RDF + "type"), URIRef(_OWL + "Class"), URIRe
 _FIRST, _REST, _NIL = URIRef(_RDF + "first"), URIRef(_RDF + "rest"), URIRef(_RDF + "nil")
 
 _SCHEMA = (_SUB_CLASS, _SUB_PROPERTY, _DOMAIN, _RANGE)
-_ROLES = {**dict.fromkeys(_SCHEMA, "schema"), _TYPE: "type", _CHAIN: "chain", _FIRST: "first", _REST: "rest"}
+_EQUIVALENT = {URIRef(_OWL + "equivalentClass"): _SUB_CLASS, URIRef(_OWL + "equivalentProperty"): _SUB_PROPERTY}
+_ROLES = {
+    **dict.fromkeys(_SCHEMA, "schema"),
+    **dict.fromkeys(_EQUIVALENT, "equivalent"),
+    _TYPE: "type",
+    _CHAIN: "chain",
+    _FIRST: "first",
+    _REST: "rest",
+}
 _OWL_CLASS_KEY = {_OWL_CLASS}
 
 
@@ -359,7 +472,7 @@ class _TermFactories:
 
 
 class _MissingRules:
-    """prp-spo2, scm-cls, scm-spo, scm-dom1/2 and scm-rng1/2 over a closure that grows round by round.
+    """prp-spo2, scm-cls, scm-spo, scm-eqc1/2, scm-eqp1/2, scm-dom1/2, scm-rng1/2 over a closure growing by rounds.
 
     `derive(new, closure)` is given the triples new since its last call and returns what the
     rules conclude (the caller drops what is already known). It keeps only what the rules
@@ -372,6 +485,7 @@ class _MissingRules:
     def __init__(self) -> None:
         self.schema: dict[Node, dict[Node, set[Node]]] = {p: {} for p in _SCHEMA}  # predicate -> s -> objects
         self.classes: set[Node] = set()
+        self.equivalences: set[tuple[Node, Node, Node]] = set()
         self.chain_axioms: set[tuple[Node, Node]] = set()  # (p, head of its list)
         self.first: dict[Node, Node] = {}
         self.rest: dict[Node, Node] = {}
@@ -392,6 +506,12 @@ class _MissingRules:
             role = _ROLES.get(p)
             if role == "schema":
                 self.schema[p].setdefault(s, set()).add(o)
+                schema_grew = True
+            elif role == "equivalent":  # scm-eqc1, scm-eqp1: subclass (subproperty) both ways
+                sub = _EQUIVALENT[p]
+                self.schema[sub].setdefault(s, set()).add(o)
+                self.schema[sub].setdefault(o, set()).add(s)
+                self.equivalences.update(((s, sub, o), (o, sub, s)))
                 schema_grew = True
             elif role == "type" and o in _OWL_CLASS_KEY:
                 self.classes.add(s)
@@ -431,7 +551,13 @@ class _MissingRules:
         sub_class = {c: set(supers) for c, supers in self.schema[_SUB_CLASS].items()}
         sub_property = self.schema[_SUB_PROPERTY]
         # scm-cls (the part reasonable skips): every class is a subclass of owl:Thing.
-        derived = {(c, _SUB_CLASS, _THING) for c in self.classes}
+        derived = {(c, _SUB_CLASS, _THING) for c in self.classes} | self.equivalences
+        # scm-eqc2, scm-eqp2: subclasses (subproperties) of each other are equivalent.
+        for equivalent, sub in _EQUIVALENT.items():
+            edges = self.schema[sub]
+            derived.update(
+                (a, equivalent, b) for a, supers in edges.items() for b in supers if a != b and a in edges.get(b, ())
+            )
         for c in self.classes:
             sub_class.setdefault(c, set()).add(_THING)
         # scm-spo: subPropertyOf is transitive.
@@ -509,6 +635,27 @@ def _reachable(graph: dict[Node, set[Node]], start: Node) -> set[Node]:
 
 
 # -- terms ---------------------------------------------------------------------------
+
+
+def _uri_text(term: Node) -> str | None:
+    return str(term) if isinstance(term, URIRef) else None
+
+
+def _is_rdflib_literal(term: Node) -> bool:
+    return isinstance(term, Literal)
+
+
+def _ox_iri_text(term: Any) -> str | None:
+    return term.value if isinstance(term, ox.NamedNode) else None
+
+
+def _is_ox_literal(term: Any) -> bool:
+    return isinstance(term, ox.Literal)
+
+
+def _is_typed(term: Any) -> bool:
+    """A literal whose datatype constrains its text (not a plain or language-tagged string)."""
+    return isinstance(term, ox.Literal) and term.datatype.value not in (_XSD_STRING, _RDF_LANG_STRING)
 
 
 def _to_ox(term: Node | None) -> Any:

@@ -10,15 +10,16 @@ import logging
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import Dataset, Graph, URIRef
+from rdflib import Dataset, Graph, Literal, URIRef
 
 from kg.engine import Engine, get_engine
 from kg.errors import LoadError
-from kg.namespaces import KGG, OWL, bind
+from kg.namespaces import KGG, OWL, PREFIXES, bind
 from kg.paths import display
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,16 @@ def _collect_uris(element: ET.Element, base: Path, mapping: dict[str, Path]) -> 
 def load_data(paths: Iterable[Path], engine: Engine | None = None) -> Loaded:
     """Parse data files, and every RDF file (sorted by name) directly inside data folders, into one graph."""
     engine = engine or get_engine()
+    files = data_files(paths)
+    merged = Graph()
+    for path in files:
+        merged += _parse(engine, path)
+    log.info("loaded data: %d file(s), %d triples", len(files), len(merged))
+    return Loaded(bind(merged), files)
+
+
+def data_files(paths: Iterable[Path]) -> list[Path]:
+    """The files `load_data` reads: each file given, and the RDF files (sorted) directly inside each folder."""
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
@@ -139,12 +150,7 @@ def load_data(paths: Iterable[Path], engine: Engine | None = None) -> Loaded:
             raise LoadError(f"{display(path)}: no such file or folder")
     if not files:
         raise LoadError("no data given")
-    files = list(dict.fromkeys(p.resolve() for p in files))  # a file named twice is read once
-    merged = Graph()
-    for path in files:
-        merged += _parse(engine, path)
-    log.info("loaded data: %d file(s), %d triples", len(files), len(merged))
-    return Loaded(bind(merged), files)
+    return list(dict.fromkeys(p.resolve() for p in files))  # a file named twice is read once
 
 
 # -- input fingerprints ----------------------------------------------------------------
@@ -217,18 +223,26 @@ def build_dataset(graphs: dict[URIRef, Graph]) -> Dataset:
 DEFAULT_MAX_INPUT_MB = 64
 
 
-def max_input_bytes() -> int | None:
-    """The size limit for one input file in bytes (None: no limit), from $KG_MAX_INPUT_MB."""
+# Oxigraph parses into integer rows (kg.engine.rules) a hundred times faster: 1 GB is seconds.
+NATIVE_MAX_INPUT_MB = 1024
+
+
+def max_input_bytes(native: bool = False) -> int | None:
+    """The size limit for one input file in bytes (None: no limit), from $KG_MAX_INPUT_MB.
+
+    `native`: the file goes to a native parser, not into an rdflib graph (higher default).
+    """
     raw = os.environ.get("KG_MAX_INPUT_MB", "").strip()
     try:
-        megabytes = float(raw) if raw else DEFAULT_MAX_INPUT_MB
+        megabytes = float(raw) if raw else (NATIVE_MAX_INPUT_MB if native else DEFAULT_MAX_INPUT_MB)
     except ValueError:
         raise LoadError(f"KG_MAX_INPUT_MB={raw!r} is not a number of megabytes") from None
     return None if megabytes <= 0 else int(megabytes * 1024 * 1024)
 
 
-def _parse(engine: Engine, path: Path) -> Graph:
-    limit = max_input_bytes()
+def check_size(path: Path, native: bool = False) -> None:
+    """Refuse a file over the size limit before anything reads it (see max_input_bytes)."""
+    limit = max_input_bytes(native)
     try:
         size = path.stat().st_size
     except OSError as error:
@@ -238,16 +252,32 @@ def _parse(engine: Engine, path: Path) -> Graph:
             f"{display(path)}: {size / 1048576:.0f} MB is over the {limit / 1048576:.0f} MB limit for one input file "
             "(parsing would take minutes) — split it, or raise the limit with KG_MAX_INPUT_MB=<megabytes>"
         )
-    quiet = _DropIllTypedWarnings()  # reported below as one error with file and line
+
+
+def check_parsed(path: Path, triples: int, literals: Iterable[Literal], graph: Graph | None = None) -> None:
+    """Refuse a file that held no triples, or a literal that is not valid for its datatype."""
+    if triples == 0:
+        raise LoadError(f"{display(path)}: holds no triples (an empty file?) — add data or leave the file out")
+    _refuse_ill_typed(literals, path, graph)
+
+
+def _parse(engine: Engine, path: Path) -> Graph:
+    check_size(path)
+    with quiet_literal_warnings():
+        graph = engine.parse(path, file_format(path))
+    check_parsed(path, len(graph), graph.objects(), graph)
+    return graph
+
+
+@contextmanager
+def quiet_literal_warnings() -> Iterator[None]:
+    """Silence rdflib's warning for each ill-typed literal: check_parsed reports the first as an error."""
+    quiet = _DropIllTypedWarnings()
     logging.getLogger("rdflib.term").addFilter(quiet)
     try:
-        graph = engine.parse(path, _format_of(path))
+        yield
     finally:
         logging.getLogger("rdflib.term").removeFilter(quiet)
-    if len(graph) == 0:
-        raise LoadError(f"{display(path)}: holds no triples (an empty file?) — add data or leave the file out")
-    _refuse_ill_typed(graph, path)
-    return graph
 
 
 class _DropIllTypedWarnings(logging.Filter):
@@ -255,16 +285,15 @@ class _DropIllTypedWarnings(logging.Filter):
         return "Failed to convert Literal lexical form" not in record.getMessage()
 
 
-def _refuse_ill_typed(graph: Graph, path: Path) -> None:
-    bad = sorted(
-        {o for o in graph.objects() if getattr(o, "ill_typed", False)}, key=lambda o: (str(o), str(o.datatype))
-    )
+def _refuse_ill_typed(literals: Iterable[Literal], path: Path, graph: Graph | None) -> None:
+    bad = sorted({o for o in literals if getattr(o, "ill_typed", False)}, key=lambda o: (str(o), str(o.datatype)))
     if not bad:
         return
     literal = bad[0]
     datatype = str(literal.datatype)
+    namespaces = graph.namespaces() if graph is not None else PREFIXES.items()
     short = next(
-        (f"{p}:{datatype[len(str(ns)) :]}" for p, ns in graph.namespaces() if datatype.startswith(str(ns)) and p),
+        (f"{p}:{datatype[len(str(ns)) :]}" for p, ns in namespaces if datatype.startswith(str(ns)) and p),
         f"<{datatype}>",
     )
     line = ""
@@ -280,7 +309,7 @@ def _refuse_ill_typed(graph: Graph, path: Path) -> None:
     )
 
 
-def _format_of(path: Path) -> str:
+def file_format(path: Path) -> str:
     try:
         return FORMATS[path.suffix]
     except KeyError:

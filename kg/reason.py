@@ -15,14 +15,29 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kg.engine import Engine, get_engine
+from kg.engine.rules import Interner, sorted_unique
 from kg.errors import OutputError
-from kg.load import Sources, build_dataset, changed_inputs, fingerprint, load
+from kg.load import (
+    Loaded,
+    Sources,
+    build_dataset,
+    changed_inputs,
+    check_parsed,
+    check_size,
+    data_files,
+    file_format,
+    fingerprint,
+    load,
+    load_ontology,
+    quiet_literal_warnings,
+)
 from kg.namespaces import KGG, OURS, OWL, RDF, RDFS, XSD, bind
-from kg.paths import atomic_write, display
+from kg.paths import atomic_stream, atomic_write, display
 from kg.paths import cache_dir as default_cache_dir
 
 log = logging.getLogger(__name__)
@@ -32,7 +47,11 @@ REASONER_VERSION = "1"
 
 _BUILTIN_NAMESPACES = (str(OWL), str(RDF), str(RDFS), str(XSD))
 _CONTAINER_MEMBERSHIP = re.compile(re.escape(str(RDF)) + r"_[0-9]+$")
-_REFLEXIVE_NOISE = (RDFS.subClassOf, RDFS.subPropertyOf, OWL.equivalentClass, OWL.equivalentProperty, OWL.sameAs)
+_REFLEXIVE_NOISE = frozenset(
+    (RDFS.subClassOf, RDFS.subPropertyOf, OWL.equivalentClass, OWL.equivalentProperty, OWL.sameAs)
+)
+# Module constants: rdflib's namespace attribute lookups cost a Python call each.
+_TYPE, _SUB_CLASS, _SAME_AS, _THING, _RESOURCE = RDF.type, RDFS.subClassOf, OWL.sameAs, OWL.Thing, RDFS.Resource
 _CACHE_HEADER = re.compile(rb"# battery-kg reasoning cache: ontology=(\d+) data=(\d+) inferred=(\d+)\n")
 
 
@@ -64,24 +83,58 @@ def is_noise(s: Node, p: Node, o: Node) -> bool:
     """True for entailments that say nothing about the battery domain (see STYLE.md, practice 5)."""
     if isinstance(s, Literal):
         return True  # Turtle can't even write these
-    if any(isinstance(t, URIRef) and _CONTAINER_MEMBERSHIP.match(t) for t in (s, p, o)):
+    if _is_member(s) or _is_member(p) or _is_member(o):
         return True
     # str.startswith: rdflib's Identifier.startswith silently mishandles a tuple of prefixes.
     if isinstance(s, URIRef) and str.startswith(s, _BUILTIN_NAMESPACES):
         return True  # axioms about owl:Thing, xsd:string, rdfs:label...
-    if p == RDF.type and o in (OWL.Thing, RDFS.Resource):
+    if p == _TYPE and (o == _THING or o == _RESOURCE):
         return True
     if p in _REFLEXIVE_NOISE and s == o:
         return True
-    if p == RDFS.subClassOf and o == OWL.Thing:
+    if p == _SUB_CLASS and o == _THING:
         return True
-    if p == OWL.sameAs and not (_ours(s) and _ours(o)):
+    if p == _SAME_AS and not (_ours(s) and _ours(o)):
         return True  # identity with outside IRIs would smush their facts into ours
     return False
 
 
 def _ours(term: Node) -> bool:
     return isinstance(term, BNode) or (isinstance(term, URIRef) and str.startswith(term, OURS))
+
+
+def _is_member(term: Node) -> bool:
+    return isinstance(term, URIRef) and _CONTAINER_MEMBERSHIP.match(term) is not None
+
+
+def noise_mask(rows: np.ndarray, terms: Interner) -> np.ndarray:
+    """`is_noise` for integer-coded triples (kg.engine.rules), one flag per row: the same policy, vectorised.
+
+    The fast engine filters millions of entailments with it, where calling is_noise on
+    each would take longer than the reasoning; a test holds the two to the same answers.
+    """
+    size = len(terms.terms)
+    literal, member, builtin, ours = (np.zeros(size, dtype=bool) for _ in range(4))
+    for i in sorted_unique(rows.ravel()).tolist():
+        term = terms.terms[i]
+        if terms.is_literal(term):
+            literal[i] = True
+            continue
+        text = terms.iri_text(term)
+        if text is None:  # a blank node
+            ours[i] = True
+        else:
+            member[i] = _CONTAINER_MEMBERSHIP.match(text) is not None
+            builtin[i] = text.startswith(_BUILTIN_NAMESPACES)
+            ours[i] = text.startswith(OURS)
+    s, p, o = rows[:, 0], rows[:, 1], rows[:, 2]
+    term = terms.id_of
+    noise = literal[s] | member[s] | member[p] | member[o] | builtin[s]
+    noise |= (p == term(str(_TYPE))) & ((o == term(str(_THING))) | (o == term(str(_RESOURCE))))
+    noise |= np.isin(p, [term(str(t)) for t in _REFLEXIVE_NOISE]) & (s == o)
+    noise |= (p == term(str(_SUB_CLASS))) & (o == term(str(_THING)))
+    noise |= (p == term(str(_SAME_AS))) & ~(ours[s] & ours[o])
+    return noise
 
 
 def remove_noise(graph: Graph) -> Graph:
@@ -193,6 +246,8 @@ def open_dataset(
         fast = _cached_closure(record_path, engine)
         if fast is not None:
             return fast
+    if reasoning and hasattr(engine, "reason_files"):
+        return reason_files(ontology, data, engine, record_path=record_path if use_cache else None).dataset
     sources = load(ontology, data, engine)
     if not reasoning:
         return engine.dataset({KGG.ontology: sources.ontology.graph, KGG.data: sources.data.graph})
@@ -205,6 +260,57 @@ def open_dataset(
         except OutputError as error:
             log.warning("could not write %s: %s", display(record_path), error)
     return inference.queryable(engine)
+
+
+@dataclass
+class FilesReasoned:
+    """What reason_files made: the engine's dataset, its graphs' sizes, its inputs' record, the cache file."""
+
+    dataset: object
+    triples: dict[str, int]
+    record: dict
+    cache: Path | None
+
+
+def reason_files(
+    ontology: Path, data: Iterable[Path], engine: Engine, *, record_path: Path | None = None
+) -> FilesReasoned:
+    """Load and reason with an engine that goes from files to its own store (`engine.reason_files`).
+
+    The route for large graphs: no rdflib graph but the ontology's. The same checks as
+    kg.load (import resolution, size, empty files, ill-typed literals), the same noise
+    filter (noise_mask). With `record_path`, the closure is also written to the reasoning
+    cache (the same N-Quads, header and key as reason_sources') with its input record, so
+    the next command opens it without parsing.
+    """
+    data = [Path(p) for p in data]
+    ontology_loaded = load_ontology(ontology, engine)
+    files = data_files(data)
+    for path in files:
+        check_size(path, native=True)
+    with quiet_literal_warnings():
+        dataset, counts = engine.reason_files(
+            ontology_loaded.graph, [(path, file_format(path)) for path in files], check=check_parsed, noise=noise_mask
+        )
+    log.info("inferred %d triples (%s engine, array reasoner)", counts["inferred"], engine.name)
+    sources = Sources(ontology_loaded, Loaded(Graph(), files))  # only the file lists are read below
+    key = cache_key(sources, engine)
+    record = fingerprint(sources, ontology, data)
+    record["key"] = key
+    if record_path is None:
+        return FilesReasoned(dataset, counts, record, None)
+    cache = record_path.parent / f"{key}.nq"
+    header = "# battery-kg reasoning cache: {}\n".format(" ".join(f"{role}={n}" for role, n in counts.items()))
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_stream(cache) as out:
+            out.write(header.encode())
+            engine.dump_nquads(dataset, out)
+        atomic_write(record_path, json.dumps(record, indent=1).encode())
+    except (OSError, OutputError) as error:  # a cache that can't be written only costs time
+        log.warning("could not write reasoning cache %s: %s", display(cache), error)
+        return FilesReasoned(dataset, counts, record, None)
+    return FilesReasoned(dataset, counts, record, cache)
 
 
 def _inputs_key(ontology: Path, data: list[Path], engine: Engine) -> str:

@@ -21,7 +21,7 @@ from kg.errors import LoadError, OutputError
 from kg.load import changed_inputs, fingerprint, load
 from kg.namespaces import KGG
 from kg.paths import atomic_write, display
-from kg.reason import reason_sources
+from kg.reason import reason_files, reason_sources
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,27 @@ def build_store(
     directory = Path(directory)
     if directory.exists() and not (directory / RECORD_FILE).is_file() and any(directory.iterdir()):
         raise OutputError(f"{display(directory)} exists and is not a kg store; give an empty or new folder")
-    sources = load(ontology, data, engine)
-    inference = reason_sources(sources, engine, use_cache=use_cache)
-    graphs = {"ontology": inference.ontology, "data": inference.data, "inferred": inference.inferred}
+    if hasattr(engine, "reason_files"):  # files to a store natively, then copied to disk in Rust
+        reasoned = reason_files(ontology, data, engine)
+        record, triples = reasoned.record, reasoned.triples
+        del record["key"]
+
+        def fill(store: ox.Store) -> None:
+            dump = temporary / "closure.nq"
+            with dump.open("wb") as out:
+                engine.dump_nquads(reasoned.dataset, out)
+            store.bulk_load(path=str(dump), format=ox.RdfFormat.N_QUADS)
+            dump.unlink()
+    else:
+        sources = load(ontology, data, engine)
+        inference = reason_sources(sources, engine, use_cache=use_cache)
+        graphs = {"ontology": inference.ontology, "data": inference.data, "inferred": inference.inferred}
+        record, triples = fingerprint(sources, ontology, data), {role: len(graph) for role, graph in graphs.items()}
+
+        def fill(store: ox.Store) -> None:
+            for role, graph in graphs.items():
+                name = ox.NamedNode(str(GRAPHS[role]))
+                store.bulk_extend(ox.Quad(_ox(s), _ox(p), _ox(o), name) for s, p, o in graph)
 
     # Build beside the target, then swap it in: a failed build never leaves half a store.
     temporary = directory.with_name(f".{directory.name}.building")
@@ -55,20 +73,11 @@ def build_store(
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
         store = ox.Store(str(temporary))
-        for role, graph in graphs.items():
-            name = ox.NamedNode(str(GRAPHS[role]))
-            store.bulk_extend(ox.Quad(_ox(s), _ox(p), _ox(o), name) for s, p, o in graph)
+        fill(store)
         store.optimize()
         store.flush()
         del store
-        record = fingerprint(sources, ontology, data)
-        record.update(
-            {
-                "kg": __version__,
-                "engine": f"{engine.name} ({engine.version})",
-                "triples": {role: len(graph) for role, graph in graphs.items()},
-            }
-        )
+        record.update({"kg": __version__, "engine": f"{engine.name} ({engine.version})", "triples": triples})
         atomic_write(temporary / RECORD_FILE, json.dumps(record, indent=1).encode())
         if directory.exists():
             shutil.rmtree(directory)

@@ -139,7 +139,7 @@ class FastEngine:
         terms = rules.Interner(URIRef, _uri_text, _is_rdflib_literal)
         rows = terms.encode(triples)
         try:
-            schema = terms.encode(self._reasonable_closure(terms.decode(rows[rules.schema_mask(rows, terms)])))
+            schema = self._schema_closure(rows, terms)
             derived = rules.materialise(rows, schema, terms)
         except rules.Unsupported as why:
             log.info("array reasoner not used (%s): reasonable closes the whole graph", why)
@@ -207,7 +207,7 @@ class FastEngine:
         data_rows = np.concatenate(parts)
         asserted = np.concatenate([ontology_rows, data_rows])
         try:
-            schema = self._schema_closure(asserted, terms)
+            schema = self._schema_closure(asserted, terms, _to_rdflib, _to_ox)
             derived = rules.materialise(asserted, schema, terms)
         except rules.Unsupported as why:
             log.info("array reasoner not used (%s): reasonable closes the whole graph", why)
@@ -229,10 +229,19 @@ class FastEngine:
             for role, name in (("ontology", KGG.ontology), ("data", KGG.data), ("inferred", KGG.inferred))
         }
 
-    def _schema_closure(self, asserted: np.ndarray, terms: rules.Interner) -> np.ndarray:
-        """The schema part of `asserted`, closed by reasonable (a few thousand triples, well under a second)."""
-        schema = [tuple(map(_to_rdflib, t)) for t in terms.decode(asserted[rules.schema_mask(asserted, terms)])]
-        return terms.encode(tuple(map(_to_ox, t)) for t in self._reasonable_closure(schema))
+    def _schema_closure(
+        self,
+        asserted: np.ndarray,
+        terms: rules.Interner,
+        to_rdflib: Callable[[Any], Node] = lambda term: term,
+        from_rdflib: Callable[[Node], Any] = lambda term: term,
+    ) -> np.ndarray:
+        """The schema part of `asserted`, closed by reasonable (a few thousand triples, well under a second).
+
+        reasonable takes rdflib terms: `to_rdflib` and `from_rdflib` convert when `terms` holds Oxigraph's.
+        """
+        schema = [tuple(map(to_rdflib, t)) for t in terms.decode(asserted[rules.schema_mask(asserted, terms)])]
+        return terms.encode(tuple(map(from_rdflib, t)) for t in self._reasonable_closure(schema))
 
     def _parse_stream(self, path: Path, format: str) -> Iterator[ox.Quad]:
         """The quads of one file as Oxigraph reads them, without holding them all; errors as `_parse`'s."""
@@ -577,16 +586,7 @@ class _MissingRules:
         return derived
 
     def _chains(self) -> list[tuple[Node, list[Node]]]:
-        """The well-formed property chains, as (p, [p1 ... pn]), sorted so equal sets compare equal."""
-        chains = []
-        for p, head in sorted(self.chain_axioms):
-            chain, node = [], head
-            while node in self.first and len(chain) < 50:
-                chain.append(self.first[node])
-                node = self.rest.get(node, _NIL)
-            if node == _NIL and chain:  # otherwise not a well-formed list: OWL 2 RL draws nothing from it
-                chains.append((p, chain))
-        return chains
+        return rules.property_chains(self.chain_axioms, self.first, self.rest, _NIL)
 
     def _index(self, closure: set[tuple[Node, Node, Node]]) -> None:
         steps = {step for _, chain in self.chains for step in chain}

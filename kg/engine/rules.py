@@ -126,6 +126,25 @@ def _is_vocabulary_class(iri: str | None) -> bool:
     return iri is not None and iri.startswith(_VOCABULARIES) and iri not in _INSTANCE_CLASSES
 
 
+def property_chains(
+    axioms: Iterable[tuple[Any, Any]], first: dict[Any, Any], rest: dict[Any, Any], nil: Any
+) -> list[tuple[Any, list[Any]]]:
+    """The well-formed property chains, as (p, [p1 ... pn]), sorted so equal sets compare equal.
+
+    `axioms` are (p, head of its list) pairs of owl:propertyChainAxiom; `first` and `rest`
+    map list nodes to rdf:first and rdf:rest. Any term type: ids here, rdflib terms in fast.py.
+    """
+    chains = []
+    for p, head in sorted(set(axioms)):
+        chain, node = [], head
+        while node in first and len(chain) < 50:
+            chain.append(first[node])
+            node = rest.get(node, nil)
+        if node == nil and chain:  # otherwise not a well-formed list: OWL 2 RL draws nothing from it
+            chains.append((p, chain))
+    return chains
+
+
 class _Table:
     """id -> several ids, stored flat (CSR) so that a whole column is looked up at once."""
 
@@ -241,18 +260,12 @@ class Schema:
         return self._iri(OWL + name)
 
     def _chains(self, by_predicate: dict[int, list[tuple[int, int]]]) -> list[tuple[int, list[int]]]:
-        first = dict(by_predicate.get(self._iri(RDF + "first"), []))
-        rest = dict(by_predicate.get(self._iri(RDF + "rest"), []))
-        nil = self._iri(RDF + "nil")
-        chains = []
-        for p, head in sorted(set(by_predicate.get(self._owl("propertyChainAxiom"), []))):
-            chain, node = [], head
-            while node in first and len(chain) < 50:
-                chain.append(first[node])
-                node = rest.get(node, nil)
-            if node == nil and chain:  # otherwise not a well-formed list: OWL 2 RL draws nothing from it
-                chains.append((p, chain))
-        return chains
+        return property_chains(
+            by_predicate.get(self._owl("propertyChainAxiom"), []),
+            dict(by_predicate.get(self._iri(RDF + "first"), [])),
+            dict(by_predicate.get(self._iri(RDF + "rest"), [])),
+            self._iri(RDF + "nil"),
+        )
 
     def predicates(self) -> set[int]:
         """Every predicate a rule may write."""

@@ -273,7 +273,12 @@ class FilesReasoned:
 
 
 def reason_files(
-    ontology: Path, data: Iterable[Path], engine: Engine, *, record_path: Path | None = None
+    ontology: Path,
+    data: Iterable[Path],
+    engine: Engine,
+    *,
+    record_path: Path | None = None,
+    directory: Path | None = None,
 ) -> FilesReasoned:
     """Load and reason with an engine that goes from files to its own store (`engine.reason_files`).
 
@@ -281,7 +286,8 @@ def reason_files(
     kg.load (import resolution, size, empty files, ill-typed literals), the same noise
     filter (noise_mask). With `record_path`, the closure is also written to the reasoning
     cache (the same N-Quads, header and key as reason_sources') with its input record, so
-    the next command opens it without parsing.
+    the next command opens it without parsing. With `directory`, the engine's store is
+    built on disk there instead of in memory.
     """
     data = [Path(p) for p in data]
     ontology_loaded = load_ontology(ontology, engine)
@@ -290,7 +296,11 @@ def reason_files(
         check_size(path, native=True)
     with quiet_literal_warnings():
         dataset, counts = engine.reason_files(
-            ontology_loaded.graph, [(path, file_format(path)) for path in files], check=check_parsed, noise=noise_mask
+            ontology_loaded.graph,
+            [(path, file_format(path)) for path in files],
+            check=check_parsed,
+            noise=noise_mask,
+            directory=directory,
         )
     log.info("inferred %d triples (%s engine, array reasoner)", counts["inferred"], engine.name)
     sources = Sources(ontology_loaded, Loaded(Graph(), files))  # only the file lists are read below

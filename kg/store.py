@@ -45,35 +45,28 @@ def build_store(
     directory = Path(directory)
     if directory.exists() and not (directory / RECORD_FILE).is_file() and any(directory.iterdir()):
         raise OutputError(f"{display(directory)} exists and is not a kg store; give an empty or new folder")
-    if hasattr(engine, "reason_files"):  # files to a store natively, then copied to disk in Rust
-        reasoned = reason_files(ontology, data, engine)
-        record, triples = reasoned.record, reasoned.triples
-        del record["key"]
-
-        def fill(store: ox.Store) -> None:
-            dump = temporary / "closure.nq"
-            with dump.open("wb") as out:
-                engine.dump_nquads(reasoned.dataset, out)
-            store.bulk_load(path=str(dump), format=ox.RdfFormat.N_QUADS)
-            dump.unlink()
-    else:
-        sources = load(ontology, data, engine)
-        inference = reason_sources(sources, engine, use_cache=use_cache)
-        graphs = {"ontology": inference.ontology, "data": inference.data, "inferred": inference.inferred}
-        record, triples = fingerprint(sources, ontology, data), {role: len(graph) for role, graph in graphs.items()}
-
-        def fill(store: ox.Store) -> None:
-            for role, graph in graphs.items():
-                name = ox.NamedNode(str(GRAPHS[role]))
-                store.bulk_extend(ox.Quad(_ox(s), _ox(p), _ox(o), name) for s, p, o in graph)
-
     # Build beside the target, then swap it in: a failed build never leaves half a store.
     temporary = directory.with_name(f".{directory.name}.building")
     shutil.rmtree(temporary, ignore_errors=True)
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
-        store = ox.Store(str(temporary))
-        fill(store)
+        if hasattr(engine, "reason_files"):  # files straight into the store on disk: no copy in memory
+            reasoned = reason_files(ontology, data, engine, directory=temporary)
+            record, triples = reasoned.record, reasoned.triples
+            del record["key"]
+            store = reasoned.dataset.store
+            del reasoned  # the store is closed below only once nothing refers to it
+        else:
+            sources = load(ontology, data, engine)
+            inference = reason_sources(sources, engine, use_cache=use_cache)
+            graphs = {"ontology": inference.ontology, "data": inference.data, "inferred": inference.inferred}
+            record = fingerprint(sources, ontology, data)
+            triples = {role: len(graph) for role, graph in graphs.items()}
+            store = ox.Store(str(temporary))
+            for role, graph in graphs.items():
+                name = ox.NamedNode(str(GRAPHS[role]))
+                store.bulk_extend(ox.Quad(_ox(s), _ox(p), _ox(o), name) for s, p, o in graph)
+            del graphs, inference
         store.optimize()
         store.flush()
         del store
@@ -85,6 +78,9 @@ def build_store(
     except OSError as error:
         shutil.rmtree(temporary, ignore_errors=True)
         raise OutputError(f"cannot build the store in {display(directory)}: {error}") from None
+    except BaseException:  # bad input, Ctrl-C: no half-built store left behind
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
     return StoreInfo(directory, record["triples"], engine.name, [])
 
 

@@ -167,3 +167,25 @@ def test_reasoning_from_files_writes_a_cache_the_next_command_reads(tmp_path, mo
     assert header == "# battery-kg reasoning cache: ontology=1508 data=494 inferred=1538"
     second = open_dataset(ontology_dir(), [data_dir()], engine)
     assert len(second) == len(first) == 1508 + 494 + 1538
+
+
+def test_the_store_from_files_counts_what_it_holds_and_shares_blank_nodes_between_graphs(tmp_path):
+    once, twice = tmp_path / "once.ttl", tmp_path / "twice.ttl"
+    text = synth(2000, seed=3)
+    once.write_text(text, encoding="utf-8")
+    twice.write_text(text + "\n" + text, encoding="utf-8")  # every triple twice; one document, so one _:x
+    engine = get_engine("fast")
+    single, doubled = reason_files(ontology_dir(), [once], engine), reason_files(ontology_dir(), [twice], engine)
+    assert doubled.triples == single.triples
+    held = {
+        str(row["g"].value).rsplit("/", 1)[-1]: int(row["n"].value)
+        for row in doubled.dataset.store.query("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+    }
+    assert held == doubled.triples
+    # The amounts are blank nodes: the inferred graph must name the very nodes of the data graph.
+    blank = {
+        name: {t for triple in engine.triples(doubled.dataset, KGG[name]) for t in triple if isinstance(t, BNode)}
+        for name in ("data", "inferred")
+    }
+    assert len(blank["data"]) == text.count(" a kg:MonetaryAmount .")
+    assert blank["inferred"] and blank["inferred"] <= blank["data"]

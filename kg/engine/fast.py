@@ -12,7 +12,9 @@ engine's, so everything above the engine stays engine-neutral.
 from __future__ import annotations
 
 import logging
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib.metadata import version
@@ -185,14 +187,17 @@ class FastEngine:
         *,
         check: Callable[[Path, int, list[Literal]], None],
         noise: Callable[[np.ndarray, rules.Interner], np.ndarray],
+        directory: Path | None = None,
     ) -> tuple[FastDataset, dict[str, int]]:
         """Parse data files straight into integer rows, reason over them, and fill an Oxigraph store.
 
         What `kg load --store` and uncached queries run: at 10^6 triples an rdflib graph
         would cost minutes and gigabytes, so only the ontology (a few thousand triples) is
         one. `check(path, triples, typed literals)` vets each file as kg.load does;
-        `noise(rows, terms)` marks the entailments kg.reason drops. Returns the store with
-        kgg:ontology, kgg:data and kgg:inferred, and each graph's number of triples.
+        `noise(rows, terms)` marks the entailments kg.reason drops. The store, in memory or
+        on disk at `directory` (a new folder: `kg load --store` then needs no copy in memory),
+        fills in a second thread while this one reasons. Returns it with kgg:ontology,
+        kgg:data and kgg:inferred, and each graph's number of triples.
         """
         from kg.namespaces import KGG
 
@@ -206,28 +211,23 @@ class FastEngine:
             parts.append(rows)
         data_rows = np.concatenate(parts)
         asserted = np.concatenate([ontology_rows, data_rows])
-        try:
-            schema = self._schema_closure(asserted, terms, _to_rdflib, _to_ox)
-            derived = rules.materialise(asserted, schema, terms)
-        except rules.Unsupported as why:
-            log.info("array reasoner not used (%s): reasonable closes the whole graph", why)
-            closure = self._reasonable_closure(tuple(map(_to_rdflib, t)) for t in terms.decode(asserted))
-            known = set(map(tuple, asserted.tolist()))
-            everything = terms.encode(tuple(map(_to_ox, t)) for t in closure).tolist()
-            derived = np.array([row for row in everything if tuple(row) not in known], np.int64).reshape(-1, 3)
-        inferred = derived[~noise(derived, terms)]
-        store = ox.Store()
-        for name, rows in ((KGG.ontology, ontology_rows), (KGG.data, data_rows), (KGG.inferred, inferred)):
-            graph, term = ox.NamedNode(str(name)), terms.terms
-            store.bulk_extend(ox.Quad(term[s], term[p], term[o], graph) for s, p, o in rows.tolist())
-        counts = {
-            str(row["g"].value): int(row["n"].value)
-            for row in store.query("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
-        }
-        return FastDataset(store), {
-            role: counts.get(str(name), 0)
-            for role, name in (("ontology", KGG.ontology), ("data", KGG.data), ("inferred", KGG.inferred))
-        }
+        store = ox.Store(str(directory)) if directory is not None else ox.Store()
+        with _StoreFiller(store, terms) as filler:
+            filler.add(ontology_rows, KGG.ontology)
+            filler.add(data_rows, KGG.data)
+            try:
+                schema = self._schema_closure(asserted, terms, _to_rdflib, _to_ox)
+                derived = rules.materialise(asserted, schema, terms)
+            except rules.Unsupported as why:
+                log.info("array reasoner not used (%s): reasonable closes the whole graph", why)
+                closure = self._reasonable_closure(tuple(map(_to_rdflib, t)) for t in terms.decode(asserted))
+                known = set(map(tuple, asserted.tolist()))
+                everything = terms.encode(tuple(map(_to_ox, t)) for t in closure).tolist()
+                derived = np.array([row for row in everything if tuple(row) not in known], np.int64).reshape(-1, 3)
+            inferred = derived[~noise(derived, terms)]
+            filler.add(inferred, KGG.inferred)
+        counts = {"ontology": ontology_rows, "data": data_rows, "inferred": inferred}
+        return FastDataset(store), {role: _distinct_rows(rows) for role, rows in counts.items()}
 
     def _schema_closure(
         self,
@@ -373,6 +373,54 @@ class FastEngine:
 
 
 ENGINE_CLASS = FastEngine
+
+
+class _StoreFiller:
+    """Fills an Oxigraph store from rows of term ids in a second thread, while the caller reasons.
+
+    Filling costs as much as parsing and reasoning together. Quad objects, not N-Quads
+    text: Oxigraph renames the blank nodes of every text load, and our amounts are blank
+    nodes the three graphs share. The thread gives up the GIL between quads, and numpy
+    releases it in its sorts and joins, so the two overlap on two cores. Leaving the
+    `with` block waits for the thread and re-raises its error.
+    """
+
+    def __init__(self, store: ox.Store, terms: rules.Interner) -> None:
+        self._store, self._terms = store, terms
+        self._parts: queue.Queue[tuple[np.ndarray, ox.NamedNode] | None] = queue.Queue()
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._fill, name="kg-store-filler", daemon=True)
+
+    def __enter__(self) -> _StoreFiller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        self._parts.put(None)
+        self._thread.join()
+        if error is None and self._error is not None:
+            raise LoadError(f"cannot fill the store: {self._error}") from None
+
+    def add(self, rows: np.ndarray, graph: URIRef) -> None:
+        self._parts.put((rows, ox.NamedNode(str(graph))))
+
+    def _fill(self) -> None:
+        terms = self._terms.terms  # only ever appended to, so safe to read from here
+        while (part := self._parts.get()) is not None:
+            rows, graph = part
+            if self._error is None:
+                try:
+                    self._store.bulk_extend(ox.Quad(terms[s], terms[p], terms[o], graph) for s, p, o in rows.tolist())
+                except (OSError, ValueError) as error:
+                    self._error = error
+
+
+def _distinct_rows(rows: np.ndarray) -> int:
+    """How many different triples `rows` holds (a file may repeat one; the store keeps it once)."""
+    if not len(rows):
+        return 0
+    ordered = rows[np.lexsort(rows.T[::-1])]
+    return int(1 + np.count_nonzero((ordered[1:] != ordered[:-1]).any(axis=1)))
 
 
 def _rows(solutions: ox.QuerySolutions) -> Iterator[tuple[Node | None, ...]]:

@@ -2,15 +2,18 @@
 
     python bench/run.py [--sizes 10000,100000,1000000] [--repeats 3] [--budget 300]
 
-Every measurement runs in a fresh subprocess (so peak memory is that step's process alone):
-untimed set-up, then the timed step. Steps: parse (ontology + data into rdflib graphs), reason
-(OWL 2 RL closure + noise filter over those graphs), load+reason (files to a reasoned,
-queryable dataset: the route `kg load --store` and uncached queries take; for the fast
-engine no rdflib graph at all), validate:shapes (SHACL over what was written), each named query over
-the reasoned graph, and export:FORMAT (projection + writer, from that engine's closure). The reference engine
-runs at a size only while its previous reasoning time, scaled linearly, fits the budget.
-Above --rdflib-max triples the steps that need rdflib graphs (parse, reason, validate:shapes,
-exports) are skipped: rdflib holds ~1 GB and minutes per million triples.
+Every measurement runs in a fresh subprocess (so peak memory is that process alone): untimed
+set-up, then the timed step. Steps: parse (ontology + data into rdflib graphs), reason (OWL 2 RL
+closure + noise filter over those graphs), load+reason (files to a reasoned, queryable dataset:
+the route `kg load --store` and uncached queries take; for the fast engine no rdflib graph at
+all), validate:shapes (SHACL over what was written), each named query over the reasoned graph,
+and export:FORMAT (projection + writer). The named queries of one repeat share one process, which
+loads the closure once (untimed), and so do the exports: at 10^6 loading the closure takes longer
+than all the queries. A reference step that does not finish within the budget is recorded as
+"> budget", and the speed-up as a lower bound; where the reference reasoner did not finish, its
+queries run over the fast engine's closure (the engines' closures are identical: the parity tests).
+The reference engine runs at sizes up to --reference-max; rdflib-bound steps (parse, reason,
+exports) up to --rdflib-max, SHACL up to --shacl-max (pyshacl is the same code for both engines).
 Writes bench/results/bench.json and bench/results/bench.md.
 """
 
@@ -29,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 ENTITY = {"entity": "synth-province-1-city-1-project-1", "in-place": "synth-province-1"}
+EXPORTS = ("graphml", "gexf", "cytoscape", "d3", "dot", "csv", "html")
 
 
 def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
@@ -94,8 +98,8 @@ def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
         out["seconds"] = time.perf_counter() - start
         out["triples"] = len(asserted)
         out["rows"] = len(findings)
-    elif step.startswith("export:"):
-        # Projection of the reasoned graph onto a property graph, then one writer (kg export).
+    elif step == "exports":
+        # Projection of the reasoned graph onto a property graph, then each writer (kg export).
         from rdflib import Dataset
 
         from kg.export import ExportOptions, export_bytes
@@ -104,24 +108,30 @@ def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
 
         reasoned = Dataset(default_union=True)
         reasoned.parse(str(closure), format="nquads")
-        start = time.perf_counter()
-        graph = project(reasoned)
-        payload = export_bytes(step.removeprefix("export:"), graph, ExportOptions(dataset=reasoned))
-        out["seconds"] = time.perf_counter() - start
         out["triples"] = len(reasoned)
-        out["rows"] = graph.number_of_nodes()
-        out["bytes"] = len(payload)
-    else:
+        out["items"] = {}
+        for fmt in EXPORTS:
+            start = time.perf_counter()
+            graph = project(reasoned)
+            payload = export_bytes(fmt, graph, ExportOptions(dataset=reasoned))
+            out["items"][f"export:{fmt}"] = {
+                "seconds": time.perf_counter() - start,
+                "rows": graph.number_of_nodes(),
+                "bytes": len(payload),
+            }
+    else:  # queries
+        from kg.queries import list_queries
+
         dataset = engine.load_nquads(closure)
-        name = step.removeprefix("query:")
         params = {"entity": {"entity": KGD[ENTITY["entity"]]}, "in-place": {"place": KGD[ENTITY["in-place"]]}}
-        start = time.perf_counter()
-        answer = run(name, dataset, engine=engine, **params.get(name, {}))
-        out["seconds"] = time.perf_counter() - start
-        out["rows"] = len(answer.rows)
         out["triples"] = sum(1 for _ in engine.triples(dataset, KGG.data)) + sum(
             1 for _ in engine.triples(dataset, KGG.ontology)
         )
+        out["items"] = {}
+        for query in list_queries():
+            start = time.perf_counter()
+            answer = run(query.name, dataset, engine=engine, **params.get(query.name, {}))
+            out["items"][f"query:{query.name}"] = {"seconds": time.perf_counter() - start, "rows": len(answer.rows)}
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
@@ -146,24 +156,56 @@ def _write_closure(path: Path, inference) -> None:
 
 
 def _child(step: str, engine: str, data: Path, closure: Path, timeout: float) -> dict | None:
+    """One measurement in a fresh process; None when it failed, {"timeout": s} when it ran out of time."""
     command = [sys.executable, __file__, "--child", step, engine, str(data), str(closure)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        return None
+        return {"timeout": timeout}
     if done.returncode != 0:
         print(f"    {step} ({engine}) failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
         return None
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _row(size: int, engine: str, step: str, runs: list[dict]) -> dict:
+    seconds = [r["seconds"] for r in runs]
+    median = statistics.median(seconds)
+    return {
+        "size": size,
+        "engine": engine,
+        "step": step,
+        "median_s": median,
+        "spread_s": max(seconds) - min(seconds),
+        "runs": len(runs),
+        "peak_mb": max(r["peak_mb"] for r in runs),
+        "triples": runs[0]["triples"],
+        "triples_per_s": runs[0]["triples"] / median if median else None,
+        "extra": {k: v for k, v in runs[0].items() if k in ("rows", "inferred", "bytes")},
+    }
+
+
+def _print(row: dict) -> None:
+    if row.get("timeout"):
+        label = f"  {row['size']:>9} {row['engine']:9} {row['step']:28}"
+        print(f"{label} did not finish in {row['timeout']:.0f} s", flush=True)
+        return
+    print(
+        f"  {row['size']:>9} {row['engine']:9} {row['step']:28} {row['median_s']:8.3f} s ±{row['spread_s']:.3f} "
+        f"{row['peak_mb']:7.0f} MB",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--budget", type=float, default=300.0, help="Seconds the reference engine may take per step.")
+    parser.add_argument("--budget", type=float, default=300.0, help="Seconds a reference step may take.")
     parser.add_argument("--engines", default="fast,reference")
+    parser.add_argument("--reference-max", type=int, default=100_000, help="Largest size for the reference engine.")
     parser.add_argument("--rdflib-max", type=int, default=200_000, help="Largest size for rdflib-bound steps.")
+    parser.add_argument("--shacl-max", type=int, default=10_000, help="Largest size for validate:shapes.")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -171,70 +213,68 @@ def main() -> None:
         print(json.dumps(measure(step, engine, Path(data), Path(closure))))
         return
 
-    from kg.queries import list_queries
     from kg.synth import synth
 
     sizes = [int(s) for s in args.sizes.split(",")]
     engines = args.engines.split(",")
-    steps = (
-        ["parse", "reason", "load+reason", "validate:shapes"]
-        + [f"query:{q.name}" for q in list_queries()]
-        + [f"export:{fmt}" for fmt in ("graphml", "gexf", "cytoscape", "d3", "dot", "csv", "html")]
+    steps = ["parse", "reason", "load+reason", "validate:shapes", "queries", "exports"]
+    print(
+        f"bench: sizes {sizes}, engines {engines}, {args.repeats} repeats; "
+        f"reference budget {args.budget:.0f} s per step, up to {args.reference_max:,} triples"
     )
-    print(f"bench: sizes {sizes}, engines {engines}, {args.repeats} repeats; reference budget {args.budget:.0f} s/step")
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {"machine": _machine(), "sizes": sizes, "repeats": args.repeats, "budget": args.budget, "results": []}
-    reference_reason: dict[int, float] = {}
     for size in sizes:
         data = RESULTS / "data" / f"synth-{size}.ttl"
         if not data.exists():
             data.parent.mkdir(parents=True, exist_ok=True)
             data.write_text(synth(size, seed=1), encoding="utf-8")
         for engine in engines:
-            if engine == "reference" and reference_reason:
-                last_size, last = max(reference_reason.items())
-                if last * size / last_size > args.budget:
-                    print(f"  {size:>9} reference: skipped (reasoning would take ~{last * size / last_size:.0f} s)")
-                    continue
+            if engine == "reference" and size > args.reference_max:
+                print(f"  {size:>9} reference: skipped (--reference-max {args.reference_max:,})", flush=True)
+                continue
             closure = RESULTS / "cache" / f"{engine}-{size}.nq"
             closure.unlink(missing_ok=True)
             for step in steps:
-                if size > args.rdflib_max and step.split(":")[0] in ("parse", "reason", "validate", "export"):
-                    print(f"  {size:>9} {engine:9} {step:28} skipped (needs rdflib graphs; --rdflib-max)", flush=True)
+                if (step in ("parse", "reason", "exports") and size > args.rdflib_max) or (
+                    step == "validate:shapes" and size > args.shacl_max
+                ):
+                    print(f"  {size:>9} {engine:9} {step:28} skipped (size limit; see --help)", flush=True)
                     continue
-                repeats = args.repeats if engine == "fast" or step.startswith("query") else 1
+                source = closure
+                if step in ("queries", "exports") and not closure.exists():
+                    source = RESULTS / "cache" / f"fast-{size}.nq"  # the reference reasoner did not finish
+                    if engine != "reference" or not source.exists():
+                        continue
+                    if step == "exports":
+                        continue  # exports read rdflib graphs either way: the reference adds nothing
+                    report.setdefault("notes", []).append(f"{size}: reference queries over the fast closure")
+                elif engine == "reference" and step == "load+reason" and not closure.exists():
+                    continue  # its reasoning alone did not finish
                 runs = []
-                for _ in range(repeats):
-                    result = _child(step, engine, data, closure, args.budget * 3)
+                for _ in range(args.repeats if engine == "fast" or step == "queries" else 1):
+                    budget = args.budget * (len(EXPORTS) if step in ("queries", "exports") else 1)  # per item
+                    result = _child(step, engine, data, source, budget if engine == "reference" else 3600)
                     if result is None:
+                        break
+                    if "timeout" in result:
+                        row = {"size": size, "engine": engine, "step": step, "timeout": result["timeout"]}
+                        report["results"].append(row)
+                        _print(row)
                         break
                     runs.append(result)
                 if not runs:
-                    print(f"  {size:>9} {engine:9} {step:28} did not finish within budget", flush=True)
                     continue
-                seconds = [r["seconds"] for r in runs]
-                row = {
-                    "size": size,
-                    "engine": engine,
-                    "step": step,
-                    "median_s": statistics.median(seconds),
-                    "spread_s": max(seconds) - min(seconds),
-                    "runs": len(runs),
-                    "peak_mb": max(r["peak_mb"] for r in runs),
-                    "triples": runs[0]["triples"],
-                    "triples_per_s": runs[0]["triples"] / statistics.median(seconds)
-                    if statistics.median(seconds)
-                    else None,
-                    "extra": {k: v for k, v in runs[0].items() if k in ("rows", "inferred")},
-                }
-                report["results"].append(row)
-                if engine == "reference" and step == "reason":
-                    reference_reason[size] = row["median_s"]
-                print(
-                    f"  {size:>9} {engine:9} {step:28} {row['median_s']:8.3f} s ±{row['spread_s']:.3f} "
-                    f"{row['peak_mb']:7.0f} MB",
-                    flush=True,
-                )
+                if "items" in runs[0]:
+                    for item in runs[0]["items"]:
+                        parts = [{**r["items"][item], "triples": r["triples"], "peak_mb": r["peak_mb"]} for r in runs]
+                        row = _row(size, engine, item, parts)
+                        report["results"].append(row)
+                        _print(row)
+                else:
+                    row = _row(size, engine, step, runs)
+                    report["results"].append(row)
+                    _print(row)
         (RESULTS / "bench.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
         (RESULTS / "bench.md").write_text(markdown(report), encoding="utf-8")
     print(f"wrote {RESULTS / 'bench.json'} and {RESULTS / 'bench.md'}")
@@ -250,26 +290,43 @@ def markdown(report: dict) -> str:
         "| triples | step | fast (s) | ± | fast peak MB | reference (s) | ± | reference peak MB | speed-up |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+
+    def cells(r):
+        if not r:
+            return ["–"] * 3
+        if r.get("timeout"):
+            return [f"> {r['timeout']:.0f}", "", ""]
+        return [f"{r['median_s']:.3f}", f"{r['spread_s']:.3f}", f"{r['peak_mb']:.0f}"]
+
+    def ratio(fast, ref):
+        if not (fast and ref) or fast.get("timeout") or not fast["median_s"]:
+            return "–"
+        if ref.get("timeout"):
+            return f"> {ref['timeout'] / fast['median_s']:.0f}×"
+        return f"{ref['median_s'] / fast['median_s']:.0f}×"
+
     steps = list(dict.fromkeys(r["step"] for r in report["results"]))
     for size in report["sizes"]:
         for step in steps:
             fast, ref = by.get((size, step, "fast")), by.get((size, step, "reference"))
-            if not fast and not ref:
-                continue
-
-            def cells(r):
-                return [f"{r['median_s']:.3f}", f"{r['spread_s']:.3f}", f"{r['peak_mb']:.0f}"] if r else ["–"] * 3
-
-            ratio = f"{ref['median_s'] / fast['median_s']:.0f}×" if fast and ref and fast["median_s"] else "–"
-            lines.append("| " + " | ".join([f"{size:,}", step, *cells(fast), *cells(ref), ratio]) + " |")
+            if fast or ref:
+                lines.append("| " + " | ".join([f"{size:,}", step, *cells(fast), *cells(ref), ratio(fast, ref)]) + " |")
         totals = []
         for engine in ("fast", "reference"):
             rows = [by.get((size, s, engine)) for s in steps if s == "load+reason" or s.startswith("query:")]
-            ok = all(rows) and rows
-            totals.append(f"{sum(r['median_s'] for r in rows):.1f}" if ok else "–")
-            totals.append("")
-            totals.append(f"{max(r['peak_mb'] for r in rows):.0f}" if ok else "–")
+            ok = rows and all(r and not r.get("timeout") for r in rows)
+            totals += [f"{sum(r['median_s'] for r in rows):.1f}", "", f"{max(r['peak_mb'] for r in rows):.0f}"]
+            if not ok:
+                totals[-3:] = ["–", "", "–"]
         lines.append("| " + " | ".join([f"{size:,}", "**load+reason + every named query**", *totals, ""]) + " |")
+    lines.append("")
+    for size in report["sizes"]:
+        row = by.get((size, "load+reason", "fast"))
+        if row and not row.get("timeout"):
+            per = row["median_s"] / row["triples"] * 1e6
+            lines.append(f"- {size:,} triples: fast load+reason {per:.1f} µs per input triple.")
+    for note in sorted(set(report.get("notes", []))):
+        lines.append(f"- {note} (the engines' closures are identical; the reference reasoner did not finish).")
     return "\n".join(lines) + "\n"
 
 

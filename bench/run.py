@@ -32,6 +32,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 ENTITY = {"entity": "synth-province-1-city-1-project-1", "in-place": "synth-province-1"}
+STEPS = ("parse", "reason", "load+reason", "validate:shapes", "queries", "exports")
 EXPORTS = ("graphml", "gexf", "cytoscape", "d3", "dot", "csv", "html")
 
 
@@ -168,6 +169,11 @@ def _child(step: str, engine: str, data: Path, closure: Path, timeout: float) ->
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _group(step: str) -> str:
+    """The step a result row came from: query:NAME from queries, export:FORMAT from exports."""
+    return {"query": "queries", "export": "exports"}.get(step.split(":")[0], step)
+
+
 def _row(size: int, engine: str, step: str, runs: list[dict]) -> dict:
     seconds = [r["seconds"] for r in runs]
     median = statistics.median(seconds)
@@ -206,6 +212,8 @@ def main() -> None:
     parser.add_argument("--reference-max", type=int, default=100_000, help="Largest size for the reference engine.")
     parser.add_argument("--rdflib-max", type=int, default=200_000, help="Largest size for rdflib-bound steps.")
     parser.add_argument("--shacl-max", type=int, default=10_000, help="Largest size for validate:shapes.")
+    parser.add_argument("--steps", default=",".join(STEPS), help="Steps to run (default: all).")
+    parser.add_argument("--merge", action="store_true", help="Keep the last report's results for what is not rerun.")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -217,13 +225,19 @@ def main() -> None:
 
     sizes = [int(s) for s in args.sizes.split(",")]
     engines = args.engines.split(",")
-    steps = ["parse", "reason", "load+reason", "validate:shapes", "queries", "exports"]
+    steps = [s for s in args.steps.split(",") if s in STEPS]
     print(
         f"bench: sizes {sizes}, engines {engines}, {args.repeats} repeats; "
         f"reference budget {args.budget:.0f} s per step, up to {args.reference_max:,} triples"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     report = {"machine": _machine(), "sizes": sizes, "repeats": args.repeats, "budget": args.budget, "results": []}
+    if args.merge and (RESULTS / "bench.json").exists():
+        last = json.loads((RESULTS / "bench.json").read_text(encoding="utf-8"))
+        rerun = {(size, engine, step) for size in sizes for engine in engines for step in steps}
+        report["results"] = [r for r in last["results"] if (r["size"], r["engine"], _group(r["step"])) not in rerun]
+        report["notes"] = last.get("notes", [])
+        report["sizes"] = sorted(set(sizes) | {r["size"] for r in report["results"]})
     for size in sizes:
         data = RESULTS / "data" / f"synth-{size}.ttl"
         if not data.exists():
@@ -305,19 +319,29 @@ def markdown(report: dict) -> str:
             return f"> {ref['timeout'] / fast['median_s']:.0f}×"
         return f"{ref['median_s'] / fast['median_s']:.0f}×"
 
-    steps = list(dict.fromkeys(r["step"] for r in report["results"]))
+    seen = list(dict.fromkeys(r["step"] for r in report["results"]))
+    steps = sorted(seen, key=lambda step: (STEPS.index(_group(step)), seen.index(step)))
     for size in report["sizes"]:
         for step in steps:
             fast, ref = by.get((size, step, "fast")), by.get((size, step, "reference"))
             if fast or ref:
                 lines.append("| " + " | ".join([f"{size:,}", step, *cells(fast), *cells(ref), ratio(fast, ref)]) + " |")
+        queries = {}
+        for engine in ("fast", "reference"):
+            rows = [by.get((size, s, engine)) for s in steps if s.startswith("query:")]
+            if rows and all(r and not r.get("timeout") for r in rows):
+                queries[engine] = {"median_s": sum(r["median_s"] for r in rows), "spread_s": 0.0, "peak_mb": 0}
+        if queries:
+            summed = [f"{queries[e]['median_s']:.3f}" if e in queries else "–" for e in ("fast", "reference")]
+            cells_ = [summed[0], "", "", summed[1], "", "", ratio(queries.get("fast"), queries.get("reference"))]
+            lines.append("| " + " | ".join([f"{size:,}", "*every named query, summed*", *cells_]) + " |")
         totals = []
         for engine in ("fast", "reference"):
             rows = [by.get((size, s, engine)) for s in steps if s == "load+reason" or s.startswith("query:")]
-            ok = rows and all(r and not r.get("timeout") for r in rows)
-            totals += [f"{sum(r['median_s'] for r in rows):.1f}", "", f"{max(r['peak_mb'] for r in rows):.0f}"]
-            if not ok:
-                totals[-3:] = ["–", "", "–"]
+            if rows and all(r and not r.get("timeout") for r in rows):
+                totals += [f"{sum(r['median_s'] for r in rows):.1f}", "", f"{max(r['peak_mb'] for r in rows):.0f}"]
+            else:
+                totals += ["–", "", "–"]
         lines.append("| " + " | ".join([f"{size:,}", "**load+reason + every named query**", *totals, ""]) + " |")
     lines.append("")
     for size in report["sizes"]:

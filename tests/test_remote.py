@@ -542,7 +542,7 @@ def test_serve_answers_sparqlwrapper_refuses_updates_and_stops_cleanly(served, l
 
     assert any(temp.iterdir())  # the temporary store exists while serving...
     process.send_signal(signal.SIGINT)
-    assert process.wait(20) == 0
+    assert process.wait(60) == 0  # generous: a loaded 2-core CI machine is slow to stop a server
     stdout = process.stdout.read()
     assert f"  SPARQL endpoint  {url}\n" in stdout
     assert "funding-by-level" in stdout and "Press Ctrl-C to stop." in stdout
@@ -554,7 +554,7 @@ def test_serve_answers_sparqlwrapper_refuses_updates_and_stops_cleanly(served, l
 def test_serve_sigterm_stops_too(served) -> None:
     process, port, temp = served
     process.send_signal(signal.SIGTERM)
-    assert process.wait(20) == 0
+    assert process.wait(60) == 0  # generous: a loaded 2-core CI machine is slow to stop a server
     assert not port_open(port)
     assert list(temp.iterdir()) == []
 

@@ -434,7 +434,7 @@ class _StoreFiller:
             if self._error is None:
                 try:
                     self._store.bulk_extend(ox.Quad(terms[s], terms[p], terms[o], graph) for s, p, o in rows.tolist())
-                except (OSError, ValueError) as error:
+                except Exception as error:  # noqa: BLE001 - re-raised in the caller's thread, never lost
                     self._error = error
 
 

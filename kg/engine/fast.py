@@ -165,10 +165,20 @@ class FastEngine:
     def _derive(self, triples: Iterable[tuple[Node, Node, Node]]) -> tuple[rules.Interner, np.ndarray] | None:
         """The array reasoner's new triples as term-id rows with their terms; None when it lacks a rule."""
         terms = rules.Interner(URIRef, _uri_text, _is_rdflib_literal)
-        rows = terms.encode(triples)
+        derived = self._derived_rows(terms.encode(triples), terms)
+        return None if derived is None else (terms, derived)
+
+    def _derived_rows(
+        self,
+        asserted: np.ndarray,
+        terms: rules.Interner,
+        to_rdflib: Callable[[Any], Node] = lambda term: term,
+        from_rdflib: Callable[[Node], Any] = lambda term: term,
+    ) -> np.ndarray | None:
+        """What the schema closure and the array reasoner add to `asserted`; None (logged) when a rule is missing."""
         try:
-            schema = self._schema_closure(rows, terms)
-            return terms, rules.materialise(rows, schema, terms)
+            schema = self._schema_closure(asserted, terms, to_rdflib, from_rdflib)
+            return rules.materialise(asserted, schema, terms)
         except rules.Unsupported as why:
             log.info("array reasoner not used (%s): reasonable closes the whole graph", why)
             return None
@@ -238,11 +248,8 @@ class FastEngine:
         with _StoreFiller(store, terms) as filler:
             filler.add(ontology_rows, KGG.ontology)
             filler.add(data_rows, KGG.data)
-            try:
-                schema = self._schema_closure(asserted, terms, _to_rdflib, _to_ox)
-                derived = rules.materialise(asserted, schema, terms)
-            except rules.Unsupported as why:
-                log.info("array reasoner not used (%s): reasonable closes the whole graph", why)
+            derived = self._derived_rows(asserted, terms, _to_rdflib, _to_ox)
+            if derived is None:
                 closure = self._reasonable_closure(tuple(map(_to_rdflib, t)) for t in terms.decode(asserted))
                 known = set(map(tuple, asserted.tolist()))
                 everything = terms.encode(tuple(map(_to_ox, t)) for t in closure).tolist()

@@ -1,10 +1,11 @@
 """Write a projected graph (kg.project) in the formats graph tools open.
 
-The registry: ``WRITERS[format] = writer`` where ``writer(graph, options) -> bytes`` takes the
-networkx graph from ``kg.project.project`` or ``class_hierarchy`` and an ``ExportOptions``
-(``dataset`` is needed only by the RDF formats). ``register(format, writer, suffix)`` adds
-one (``kg export --format html`` is registered by its own module). ``write_export`` writes
-the bytes atomically; CSV gives two files (see ``write_export``).
+The registry ``EXPORTS`` is the one table of export formats: ``register(name, writer, suffixes)``
+adds one (kg.page adds html), and `kg export --help`, the format a ``-o`` suffix implies and the
+benchmark's steps all read it. A writer ``writer(graph, options) -> bytes`` takes the networkx graph from
+``kg.project.project`` or ``class_hierarchy`` and an ``ExportOptions`` (``dataset`` is needed
+only by the RDF formats). ``write_export`` writes the bytes atomically; CSV gives two files
+(see ``write_export``).
 
 Every writer is deterministic: nodes and edges sorted, no timestamps, fixed layout seed.
 
@@ -38,10 +39,11 @@ from kg.results import serialize_graph
 
 __all__ = [
     "ExportOptions",
-    "WRITERS",
-    "SUFFIXES",
+    "ExportFormat",
+    "EXPORTS",
     "CATEGORY_COLOURS",
     "register",
+    "format_of",
     "export_bytes",
     "write_export",
     "layout",
@@ -60,8 +62,16 @@ class ExportOptions:
 
 
 Writer = Callable[[nx.Graph, ExportOptions], bytes]
-WRITERS: dict[str, Writer] = {}
-SUFFIXES: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    writer: Writer
+    suffixes: tuple[str, ...]  # file name endings that mean this format; the first is the usual one
+
+
+EXPORTS: dict[str, ExportFormat] = {}
 
 # Fill colours by top class (the ``category`` node attribute); Okabe–Ito-like, readable with black text.
 CATEGORY_COLOURS: dict[str, str] = {
@@ -84,10 +94,21 @@ CATEGORY_COLOURS: dict[str, str] = {
 DEFAULT_COLOUR = "#DDDDDD"
 
 
-def register(fmt: str, writer: Writer, suffix: str) -> None:
-    """Add a format to `kg export --format`."""
-    WRITERS[fmt] = writer
-    SUFFIXES[fmt] = suffix
+def register(name: str, writer: Writer, suffixes: tuple[str, ...] | str) -> None:
+    """Add a format to `kg export` (its --format, its help and the suffixes that imply it) and the benchmark."""
+    EXPORTS[name] = ExportFormat(name, writer, (suffixes,) if isinstance(suffixes, str) else tuple(suffixes))
+
+
+def format_of(path: str | Path, explicit: str | None = None) -> str:
+    """The export format: `explicit`, else the one `path`'s suffix implies; a UsageError otherwise."""
+    if explicit is None:
+        suffix = Path(path).suffix.lower()
+        explicit = next((f.name for f in EXPORTS.values() if suffix in f.suffixes), None)
+        if explicit is None:
+            raise UsageError(f"can't tell the format from {str(path)!r}; give --format ({', '.join(sorted(EXPORTS))})")
+    if explicit not in EXPORTS:
+        raise UsageError(f"unknown export format {explicit!r}; use one of {', '.join(sorted(EXPORTS))}")
+    return explicit
 
 
 def colour_of(data: dict) -> str:
@@ -96,11 +117,7 @@ def colour_of(data: dict) -> str:
 
 def export_bytes(fmt: str, graph: nx.Graph, options: ExportOptions | None = None) -> bytes:
     """The file contents of `graph` in `fmt`."""
-    try:
-        writer = WRITERS[fmt]
-    except KeyError:
-        raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(sorted(WRITERS))}") from None
-    return writer(graph, options or ExportOptions())
+    return EXPORTS[format_of("", fmt)].writer(graph, options or ExportOptions())
 
 
 def edges_path(nodes_path: Path) -> Path:
@@ -481,15 +498,15 @@ def _rdf_writer(fmt: str) -> Writer:
     return write
 
 
-for _fmt, _writer, _suffix in (
-    ("graphml", write_graphml, ".graphml"),
-    ("gexf", write_gexf, ".gexf"),
-    ("cytoscape", write_cytoscape, ".cyjs"),
-    ("d3", write_d3, ".json"),
-    ("dot", write_dot, ".dot"),
-    ("csv", write_csv, ".csv"),
-    ("ttl", _rdf_writer("ttl"), ".ttl"),
-    ("nt", _rdf_writer("nt"), ".nt"),
-    ("jsonld", _rdf_writer("jsonld"), ".jsonld"),
+for _name, _writer, _suffixes in (
+    ("graphml", write_graphml, (".graphml",)),
+    ("gexf", write_gexf, (".gexf",)),
+    ("cytoscape", write_cytoscape, (".cyjs",)),
+    ("d3", write_d3, (".json",)),
+    ("dot", write_dot, (".dot", ".gv")),
+    ("csv", write_csv, (".csv", ".zip")),
+    ("ttl", _rdf_writer("ttl"), (".ttl",)),
+    ("nt", _rdf_writer("nt"), (".nt",)),
+    ("jsonld", _rdf_writer("jsonld"), (".jsonld",)),
 ):
-    register(_fmt, _writer, _suffix)
+    register(_name, _writer, _suffixes)

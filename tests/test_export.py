@@ -20,7 +20,8 @@ from pyld import jsonld
 from rdflib import XSD, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
-from kg.export import CATEGORY_COLOURS, WRITERS, ExportOptions, export_bytes, write_export
+from kg.export import CATEGORY_COLOURS, EXPORTS, ExportOptions, export_bytes, write_export
+from kg.namespaces import KGD
 from kg.project import class_hierarchy, project, rdf_of
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -32,7 +33,7 @@ LABELS = ("http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/
 
 @pytest.fixture(scope="module")
 def gunsan(bundled_dataset):
-    return project(bundled_dataset, region="Gunsan")
+    return project(bundled_dataset, region=KGD.gunsan)
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +51,13 @@ def _edge_triples(graph: nx.Graph) -> set[tuple[str, str, str]]:
 
 def test_every_format_is_registered():
     assert OURS
-    assert set(OURS) <= set(WRITERS)
+    assert set(OURS) <= set(EXPORTS)
 
 
 @pytest.fixture(scope="module")
 def two_runs(bundled_dataset):
     """The same subgraph projected twice, independently."""
-    return [project(bundled_dataset, region="Gunsan", inferred=True) for _ in range(2)]
+    return [project(bundled_dataset, region=KGD.gunsan, inferred=True) for _ in range(2)]
 
 
 @pytest.mark.parametrize("fmt", OURS)

@@ -96,7 +96,7 @@ def oxigraph():
 
 
 @pytest.fixture(scope="module")
-def pushed(oxigraph, bundled_cache_dir: Path, bundled_inference) -> str:
+def pushed(oxigraph, bundled_cache_dir: Path, bundled_kg) -> str:
     """The bundled graphs pushed once to the module's Oxigraph; returns its query URL and kg push's output."""
     from click.testing import CliRunner
 
@@ -110,8 +110,8 @@ def pushed(oxigraph, bundled_cache_dir: Path, bundled_inference) -> str:
 
 
 @pytest.fixture(scope="module")
-def local_dataset(bundled_inference):
-    return bundled_inference.dataset()
+def local_dataset(bundled_kg):
+    return bundled_kg.rdflib
 
 
 def _cases() -> list[tuple[str, dict[str, str]]]:
@@ -152,12 +152,12 @@ def comparable(answer: Answer) -> tuple:
 # -- kg push + kg query --endpoint ------------------------------------------------------------
 
 
-def test_push_reports_each_graph_and_the_store_agrees(pushed, bundled_inference) -> None:
+def test_push_reports_each_graph_and_the_store_agrees(pushed, bundled_kg) -> None:
     _endpoint, output = pushed
     sizes = {
-        "kgg:ontology": len(bundled_inference.ontology),
-        "kgg:data": len(bundled_inference.data),
-        "kgg:inferred": len(bundled_inference.inferred),
+        "kgg:ontology": len(bundled_kg.ontology),
+        "kgg:data": len(bundled_kg.data),
+        "kgg:inferred": len(bundled_kg.inferred),
     }
     rows = {
         line.split()[0]: [int(n.replace(",", "")) for n in line.split()[1:]]
@@ -439,7 +439,7 @@ def test_no_command_takes_credentials_on_the_command_line() -> None:
 
 
 @pytest.fixture
-def served(tmp_path: Path, bundled_cache_dir: Path, bundled_inference):
+def served(tmp_path: Path, bundled_cache_dir: Path, bundled_kg):
     """`kg serve --port P` as a child process with its own TMPDIR; yields (process, port, tmpdir)."""
     port = free_port()
     temp = tmp_path / "tmp"

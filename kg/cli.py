@@ -635,8 +635,11 @@ def render_command(
         what = f"the value chain of {cov.region.label_en} ({covered} of {len(cov.stages)} stages supported)"
     else:
         graph = _projection(kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
+        from kg.styles import category_labels
+
         title = rendering.title_of(graph, lang)
-        picture = rendering.run_graphviz(rendering.graph_dot(graph, lang=lang, title=title), fmt)
+        dot = rendering.graph_dot(graph, lang=lang, title=title, labels=category_labels(kg.ontology))
+        picture = rendering.run_graphviz(dot, fmt)
         what = f"{graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges"
     atomic_write(Path(output), picture)
     click.echo(f"drew {what} to {output}", err=True)

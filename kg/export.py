@@ -36,18 +36,17 @@ from kg.errors import OutputError, UsageError
 from kg.paths import atomic_write, display
 from kg.project import rdf_of
 from kg.results import serialize_graph
+from kg.styles import colour_of
 
 __all__ = [
     "ExportOptions",
     "ExportFormat",
     "EXPORTS",
-    "CATEGORY_COLOURS",
     "register",
     "format_of",
     "export_bytes",
     "write_export",
     "layout",
-    "colour_of",
     "edges_path",
 ]
 
@@ -73,26 +72,6 @@ class ExportFormat:
 
 EXPORTS: dict[str, ExportFormat] = {}
 
-# Fill colours by top class (the ``category`` node attribute); Okabe–Ito-like, readable with black text.
-CATEGORY_COLOURS: dict[str, str] = {
-    "kg:Place": "#56B4E9",
-    "kg:Agent": "#E69F00",
-    "kg:Initiative": "#009E73",
-    "kg:Facility": "#F0E442",
-    "kg:Event": "#CC79A7",
-    "kg:FundingContribution": "#D55E00",
-    "kg:TargetIndicator": "#A6761D",
-    "kg:Source": "#BBBBBB",
-    "kg:Statement": "#999999",
-    "kg:InformationSystem": "#66A61E",
-    "kg:ValueChainStage": "#0072B2",
-    "kg:TechnologyField": "#7570B3",
-    "kg:IndustrySector": "#E7298A",
-    "kg:FundingLevel": "#FDB462",
-    "owl:Class": "#B3DE69",
-}
-DEFAULT_COLOUR = "#DDDDDD"
-
 
 def register(name: str, writer: Writer, suffixes: tuple[str, ...] | str) -> None:
     """Add a format to `kg export` (its --format, its help and the suffixes that imply it) and the benchmark."""
@@ -109,10 +88,6 @@ def format_of(path: str | Path, explicit: str | None = None) -> str:
     if explicit not in EXPORTS:
         raise UsageError(f"unknown export format {explicit!r}; use one of {', '.join(sorted(EXPORTS))}")
     return explicit
-
-
-def colour_of(data: dict) -> str:
-    return CATEGORY_COLOURS.get(str(data.get("category") or data.get("type", "")), DEFAULT_COLOUR)
 
 
 def export_bytes(fmt: str, graph: nx.Graph, options: ExportOptions | None = None) -> bytes:

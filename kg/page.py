@@ -18,27 +18,12 @@ from importlib.resources import files
 
 import networkx as nx
 
-from kg.export import ExportOptions, colour_of, layout, register
+from kg.export import ExportOptions, layout, register
+from kg.styles import category_labels, colour_of
 
 __all__ = ["write_html", "embed_json", "vendor_script", "vendor_licence", "CYTOSCAPE_VERSION"]
 
 CYTOSCAPE_VERSION = "3.34.4"
-_CATEGORY_NAMES = {
-    "kg:Place": ("Place", "장소"),
-    "kg:Agent": ("Organisation or person", "기관·사람"),
-    "kg:Initiative": ("Initiative", "추진 사업"),
-    "kg:Facility": ("Facility", "시설"),
-    "kg:Event": ("Event", "행사"),
-    "kg:FundingContribution": ("Funding contribution", "재원 분담"),
-    "kg:TargetIndicator": ("Target indicator", "목표 지표"),
-    "kg:Source": ("Source", "출처"),
-    "kg:Statement": ("Statement", "발언"),
-    "kg:InformationSystem": ("Information system", "정보시스템"),
-    "kg:ValueChainStage": ("Value-chain stage", "가치사슬 단계"),
-    "kg:TechnologyField": ("Technology field", "기술 분야"),
-    "kg:IndustrySector": ("Industry sector", "산업 분야"),
-    "kg:FundingLevel": ("Funding level", "재원 구분"),
-}
 _UI = {
     "en": {
         "search": "Search by name (English or 한국어)",
@@ -118,6 +103,8 @@ def _page_data(graph: nx.MultiDiGraph, options: ExportOptions) -> dict:
     types = sorted({(str(d.get("type", "")), str(d.get("type_label", ""))) for _, d in graph.nodes(data=True)})
     regions = sorted({str(d.get("region", "")) for _, d in graph.nodes(data=True) if d.get("region")})
 
+    names = category_labels(options.dataset) if options.dataset is not None else {}
+
     def label_of(curie: str) -> str:
         if curie in graph.nodes:
             return str(graph.nodes[curie].get("label") or curie)
@@ -131,7 +118,7 @@ def _page_data(graph: nx.MultiDiGraph, options: ExportOptions) -> dict:
         "categories": [
             {
                 "id": c,
-                "label": _CATEGORY_NAMES.get(c, (c, c))[1 if lang == "ko" else 0],
+                "label": names.get(c, (c, c))[1 if lang == "ko" else 0],
                 "colour": colour_of({"category": c}),
             }
             for c in categories

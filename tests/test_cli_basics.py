@@ -220,6 +220,7 @@ LAYERS = [
     "kg.stats",
     "kg.validate",
     "kg.project",
+    "kg.styles",
     "kg.export",
     "kg.page",
     "kg.analyze",

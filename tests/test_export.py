@@ -20,9 +20,10 @@ from pyld import jsonld
 from rdflib import XSD, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
-from kg.export import CATEGORY_COLOURS, EXPORTS, ExportOptions, export_bytes, write_export
+from kg.export import EXPORTS, ExportOptions, export_bytes, write_export
 from kg.namespaces import KGD
 from kg.project import class_hierarchy, project, rdf_of
+from kg.styles import STYLES
 
 SCHEMAS = Path(__file__).parent / "schemas"
 OURS = ["graphml", "gexf", "cytoscape", "d3", "dot", "csv", "ttl", "nt", "jsonld"]
@@ -115,7 +116,7 @@ def test_gexf_is_schema_valid_with_colours_and_positions(gunsan, bundled_dataset
     for node in nodes:
         colour = node.find("g:color", ns)
         hex_colour = "#{:02X}{:02X}{:02X}".format(*(int(colour.get(c)) for c in "rgb"))
-        assert hex_colour == CATEGORY_COLOURS[gunsan.nodes[node.get("id")]["category"]]
+        assert hex_colour == STYLES[gunsan.nodes[node.get("id")]["category"]].colour
         assert (node.find("g:position", ns) is not None) == layout
     path = tmp_path / "gunsan.gexf"
     path.write_bytes(data)

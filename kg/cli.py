@@ -452,6 +452,7 @@ def query(
     kg = settings.open(reasoning=not no_reasoning)
     if with_files:
         kg = kg.with_graphs(_load_with_files(with_files, kg))
+    bound = _named_parameters(bound, kg)
     if streamed:
         from kg.results import write_rows
 
@@ -467,6 +468,24 @@ def query(
         return write_answer(execute(bound, kg.dataset, kg.engine), fmt, labels_from=labels)
 
     emit(with_deadline(answer, timeout) if timeout is not None else answer(), output)
+
+
+def _named_parameters(bound, kg: KnowledgeGraph):
+    """Parameters the query declares as IRIs, given as plain text (-p place=군산), become the entity
+    that text names (kg.regions), as --region does."""
+    from dataclasses import replace as replaced
+
+    from rdflib import Literal
+
+    from kg.regions import resolve_entity
+
+    kinds = {param.name: param.kind for param in bound.info.params or ()}
+    named = {
+        name: resolve_entity(kg, str(value))
+        for name, value in bound.bindings.items()
+        if "IRI" in kinds.get(name, "") and isinstance(value, Literal) and not value.language and not value.datatype
+    }
+    return replaced(bound, bindings={**bound.bindings, **named}) if named else bound
 
 
 def _streams(bound, fmt: str, stream: bool, endpoint: str | None) -> bool:

@@ -138,7 +138,7 @@ class KnowledgeGraph:
         if isinstance(self.dataset, Dataset):
             return self.dataset
         dataset = bind(Dataset(default_union=True))
-        for name in GRAPHS.values():
+        for name in self.engine.graph_names(self.dataset):
             context = dataset.graph(name)
             dataset.addN((s, p, o, context) for s, p, o in self.engine.triples(self.dataset, name))
         return dataset

@@ -36,9 +36,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMATS = ("svg", "png")
-# First choice, then fallbacks fontconfig may have; all cover Hangul.
+# Noto Sans CJK KR (Debian's fonts-noto-cjk) covers Hangul; fontconfig substitutes another Hangul font if missing.
 FONT = "Noto Sans CJK KR"
-FONT_FALLBACKS = ("Noto Sans CJK KR", "NanumGothic", "UnDotum")
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
 
 # Supporter counts -> fill, font colour; 0 is a gap and stands out in red.

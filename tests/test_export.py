@@ -343,3 +343,27 @@ def test_cli_unwritable_output_leaves_nothing(kg, bundled_cache, tmp_path):
     unknown = kg("export", "-o", str(tmp_path / "graph.xyz"))
     assert unknown.exit_code == 2 and unknown.stderr.startswith("Error: can't tell the format from")
     assert list(tmp_path.glob("graph*")) == []
+
+
+def test_a_format_registered_in_one_place_reaches_help_suffixes_and_the_benchmark(kg, bundled_cache, tmp_path):
+    import importlib.util
+
+    from kg.export import register
+
+    def write_counts(graph, options):
+        return f"{graph.number_of_nodes()} nodes\n".encode()
+
+    register("counts", write_counts, (".counts",))
+    try:
+        assert "counts" in kg("export", "--help").stdout and ".counts" in kg("export", "--help").stdout
+        out = tmp_path / "graph.counts"
+        result = kg("export", "-o", str(out))  # the format from the suffix alone
+        assert result.exit_code == 0, result.output
+        assert out.read_text(encoding="utf-8").endswith(" nodes\n")
+        spec = importlib.util.spec_from_file_location("bench_run", Path(__file__).parent.parent / "bench" / "run.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        assert "counts" in bench.export_formats()
+    finally:
+        EXPORTS.pop("counts")
+    assert "counts" not in kg("export", "--help").stdout

@@ -63,6 +63,14 @@ def wait_for(url: str, process: subprocess.Popen, within: float = 90.0) -> None:
     raise AssertionError(f"{url} not ready within {within} s")
 
 
+def iter_lines_until(stream, end: str):
+    """Lines of `stream` up to and including the first that contains `end`."""
+    for line in stream:
+        yield line
+        if end in line:
+            return
+
+
 def stop(process: subprocess.Popen) -> None:
     """Stop a server started in its own process group, whatever state it is in."""
     if process.poll() is None:
@@ -455,7 +463,10 @@ def served(tmp_path: Path, bundled_cache_dir: Path, bundled_kg):
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/query?query=ASK%7B%7D", process)
-        yield process, port, temp
+        # What a user sees once it is ready: read up to the banner's last line, so a busy machine
+        # cannot deliver the test's Ctrl-C before kg has printed it.
+        banner = "".join(iter_lines_until(process.stdout, "Press Ctrl-C to stop."))
+        yield process, port, temp, banner
     finally:
         stop(process)
         process.stdout.close()
@@ -477,7 +488,7 @@ def test_serve_answers_sparqlwrapper_refuses_updates_and_stops_cleanly(served, l
     from SPARQLWrapper import CSV, JSON, TSV, XML, SPARQLWrapper
     from SPARQLWrapper.SPARQLExceptions import EndPointInternalError, QueryBadFormed, SPARQLWrapperException
 
-    process, port, temp = served
+    process, port, temp, banner = served
     url = f"http://127.0.0.1:{port}/query"
     assert _listening_address(port) == "127.0.0.1"  # loopback only by default
 
@@ -543,7 +554,7 @@ def test_serve_answers_sparqlwrapper_refuses_updates_and_stops_cleanly(served, l
     assert any(temp.iterdir())  # the temporary store exists while serving...
     process.send_signal(signal.SIGINT)
     assert process.wait(60) == 0  # generous: a loaded 2-core CI machine is slow to stop a server
-    stdout = process.stdout.read()
+    stdout = banner + process.stdout.read()
     assert f"  SPARQL endpoint  {url}\n" in stdout
     assert "funding-by-level" in stdout and "Press Ctrl-C to stop." in stdout
     assert process.stderr.read() == "Stopped.\n"
@@ -552,7 +563,7 @@ def test_serve_answers_sparqlwrapper_refuses_updates_and_stops_cleanly(served, l
 
 
 def test_serve_sigterm_stops_too(served) -> None:
-    process, port, temp = served
+    process, port, temp, _banner = served
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0  # generous: a loaded 2-core CI machine is slow to stop a server
     assert not port_open(port)

@@ -10,6 +10,7 @@ graph. Answers come back as rdflib terms, like the reference engine's.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -239,7 +240,7 @@ class FastEngine(Engine):
             services.check(endpoints)  # refused unless `kg query --allow-service` names them
             raise QueryError("the fast engine does not call SERVICE endpoints; use --engine reference")
         try:
-            probe = ox.Store().query(text, prefixes=_PREFIXES)
+            probe = _empty_store().query(text, prefixes=_PREFIXES)
         except SyntaxError as error:
             if sparql_text.has_update_keyword(text):
                 raise QueryError("update requests are not allowed: kg is read-only") from None
@@ -302,6 +303,12 @@ class FastEngine(Engine):
 
 
 ENGINE_CLASS = FastEngine
+
+
+@functools.cache
+def _empty_store() -> ox.Store:
+    """One empty store per process, on which prepare() has Oxigraph parse and plan each query."""
+    return ox.Store()
 
 
 def _store_of(dataset: Any) -> ox.Store:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -36,11 +37,14 @@ STEPS = ("parse", "reason", "load+reason", "validate:shapes", "queries", "export
 
 
 def export_formats() -> list[str]:
-    """Every format `kg export` knows (kg.export's registry), each an export:FORMAT step."""
+    """The export:FORMAT steps: every format `kg export` knows (kg.export's registry), or $BENCH_EXPORTS."""
+    import os
+
     from kg.export import EXPORTS
     from kg.page import write_html  # noqa: F401 - registers the html writer
 
-    return list(EXPORTS)
+    chosen = os.environ.get("BENCH_EXPORTS")
+    return [name for name in EXPORTS if not chosen or name in chosen.split(",")]
 
 
 def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
@@ -196,8 +200,11 @@ def main() -> None:
     parser.add_argument("--shacl-max", type=int, default=10_000, help="Largest size for validate:shapes.")
     parser.add_argument("--steps", default=",".join(STEPS), help="Steps to run (default: all).")
     parser.add_argument("--merge", action="store_true", help="Keep the last report's results for what is not rerun.")
+    parser.add_argument("--exports", help="Export formats to time (default: every registered one).")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.exports:
+        os.environ["BENCH_EXPORTS"] = args.exports  # the children read it
     if args.child:
         step, engine, data, closure = args.child
         print(json.dumps(measure(step, engine, Path(data), Path(closure))))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -33,7 +34,17 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 ENTITY = {"entity": "synth-province-1-city-1-project-1", "in-place": "synth-province-1"}
 STEPS = ("parse", "reason", "load+reason", "validate:shapes", "queries", "exports")
-EXPORTS = ("graphml", "gexf", "cytoscape", "d3", "dot", "csv", "html")
+
+
+def export_formats() -> list[str]:
+    """The export:FORMAT steps: every format `kg export` knows (kg.export's registry), or $BENCH_EXPORTS."""
+    import os
+
+    from kg.export import EXPORTS
+    from kg.page import write_html  # noqa: F401 - registers the html writer
+
+    chosen = os.environ.get("BENCH_EXPORTS")
+    return [name for name in EXPORTS if not chosen or name in chosen.split(",")]
 
 
 def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
@@ -60,29 +71,24 @@ def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
         out["triples"] = len(sources.ontology.graph) + len(sources.data.graph)
         out["inferred"] = len(inference.inferred)
         if not closure.exists():
-            _write_closure(closure, inference)
+            graphs = {KGG.ontology: inference.ontology, KGG.data: inference.data, KGG.inferred: inference.inferred}
+            closure.parent.mkdir(parents=True, exist_ok=True)
+            with closure.open("wb") as stream:
+                engine.dump_nquads(engine.dataset(graphs), stream)
     elif step == "load+reason":
         # What a user waits for before the first answer: files to a reasoned, queryable dataset
-        # (the fast engine's reason_files: no rdflib graph; the reference engine: load + reason).
-        from kg.reason import reason_files
+        # (kg.graph's route: the fast engine goes from files to its store with no rdflib graph).
+        from kg.graph import Inputs, reason_into
 
         start = time.perf_counter()
-        if hasattr(engine, "reason_files"):
-            reasoned = reason_files(ontology_dir(), [data], engine)
-            out["seconds"] = time.perf_counter() - start
-            out["triples"] = reasoned.triples["ontology"] + reasoned.triples["data"]
-            out["inferred"] = reasoned.triples["inferred"]
-            if not closure.exists():
-                closure.parent.mkdir(parents=True, exist_ok=True)
-                with closure.open("wb") as stream:
-                    engine.dump_nquads(reasoned.dataset, stream)
-        else:
-            sources = load(ontology_dir(), [data], engine)
-            inference = reason(sources.ontology.graph, sources.data.graph, engine)
-            inference.queryable(engine)
-            out["seconds"] = time.perf_counter() - start
-            out["triples"] = len(sources.ontology.graph) + len(sources.data.graph)
-            out["inferred"] = len(inference.inferred)
+        dataset, record = reason_into(Inputs.of(ontology_dir(), [data], engine))
+        out["seconds"] = time.perf_counter() - start
+        out["triples"] = record.counts["ontology"] + record.counts["data"]
+        out["inferred"] = record.counts["inferred"]
+        if not closure.exists():
+            closure.parent.mkdir(parents=True, exist_ok=True)
+            with closure.open("wb") as stream:
+                engine.dump_nquads(dataset, stream)
     elif step == "validate:shapes":
         # The SHACL half of kg validate (pyshacl over ontology + data); the same code for both engines.
         from rdflib import Graph
@@ -104,14 +110,13 @@ def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
         from rdflib import Dataset
 
         from kg.export import ExportOptions, export_bytes
-        from kg.page import write_html  # noqa: F401 - registers the html writer
         from kg.project import project
 
         reasoned = Dataset(default_union=True)
         reasoned.parse(str(closure), format="nquads")
         out["triples"] = len(reasoned)
         out["items"] = {}
-        for fmt in EXPORTS:
+        for fmt in export_formats():
             start = time.perf_counter()
             graph = project(reasoned)
             payload = export_bytes(fmt, graph, ExportOptions(dataset=reasoned))
@@ -135,25 +140,6 @@ def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
             out["items"][f"query:{query.name}"] = {"seconds": time.perf_counter() - start, "rows": len(answer.rows)}
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
-
-
-def _write_closure(path: Path, inference) -> None:
-    import pyoxigraph as ox
-
-    from kg.namespaces import KGG
-    from kg.store import _ox
-
-    quads = [
-        ox.Quad(_ox(s), _ox(p), _ox(o), ox.NamedNode(str(name)))
-        for name, graph in (
-            (KGG.ontology, inference.ontology),
-            (KGG.data, inference.data),
-            (KGG.inferred, inference.inferred),
-        )
-        for s, p, o in graph
-    ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ox.serialize(quads, str(path), format=ox.RdfFormat.N_QUADS)
 
 
 def _child(step: str, engine: str, data: Path, closure: Path, timeout: float) -> dict | None:
@@ -214,8 +200,11 @@ def main() -> None:
     parser.add_argument("--shacl-max", type=int, default=10_000, help="Largest size for validate:shapes.")
     parser.add_argument("--steps", default=",".join(STEPS), help="Steps to run (default: all).")
     parser.add_argument("--merge", action="store_true", help="Keep the last report's results for what is not rerun.")
+    parser.add_argument("--exports", help="Export formats to time (default: every registered one).")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.exports:
+        os.environ["BENCH_EXPORTS"] = args.exports  # the children read it
     if args.child:
         step, engine, data, closure = args.child
         print(json.dumps(measure(step, engine, Path(data), Path(closure))))
@@ -267,7 +256,7 @@ def main() -> None:
                     continue  # its reasoning alone did not finish
                 runs = []
                 for _ in range(args.repeats if engine == "fast" or step == "queries" else 1):
-                    budget = args.budget * (len(EXPORTS) if step in ("queries", "exports") else 1)  # per item
+                    budget = args.budget * (len(export_formats()) if step in ("queries", "exports") else 1)  # per item
                     result = _child(step, engine, data, source, budget if engine == "reference" else 3600)
                     if result is None:
                         break

@@ -14,24 +14,22 @@ import json
 from dataclasses import asdict, dataclass, field
 
 import networkx as nx
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 
-from kg.engine import Engine
 from kg.errors import UsageError
+from kg.graph import KnowledgeGraph
 from kg.namespaces import KG
 from kg.paths import internal_sparql_dir
-from kg.queries import run
+from kg.regions import Region, names
 from kg.results import curie, render_table
 
 __all__ = [
     "FORMATS",
-    "Region",
     "Stage",
     "StageFunding",
     "LevelFunding",
     "Coverage",
     "Analysis",
-    "resolve_region",
     "cities",
     "value_chain",
     "coverage",
@@ -47,8 +45,6 @@ __all__ = [
 FORMATS = ("table", "csv", "json")
 # Components up to this size list their members' labels; bigger ones only their size.
 SMALL_COMPONENT = 5
-# Korean administrative suffixes, so that "군산" finds 군산시 and "대전" 대전광역시 (as kg.project does).
-_KO_SUFFIXES = ("특별자치도", "특별자치시", "광역시", "특별시", "시", "도", "군")
 
 
 def _sparql(name: str) -> str:
@@ -66,51 +62,10 @@ def _text(term) -> str:
 # ---------------------------------------------------------------- regions
 
 
-@dataclass(frozen=True)
-class Region:
-    iri: str
-    curie: str
-    label_en: str
-    label_ko: str
-
-    @property
-    def title(self) -> str:
-        return f"{self.label_en} · {self.label_ko}" if self.label_ko else self.label_en
-
-
-def _places(dataset: Graph, engine: Engine | None) -> dict[URIRef, tuple[Region, set[str]]]:
-    found: dict[URIRef, tuple[Region, set[str]]] = {}
-    for place, name, label_en, label_ko in run(_sparql("places"), dataset, engine=engine).rows:
-        if place not in found:
-            found[place] = (Region(str(place), curie(place), _text(label_en) or curie(place), _text(label_ko)), set())
-        if name is not None:
-            found[place][1].add(str(name).casefold())
-    return found
-
-
-def resolve_region(dataset: Graph, name: str, engine: Engine | None = None) -> Region:
-    """A place by CURIE, IRI or any of its names (case-insensitive; 군산 finds 군산시)."""
-    places = _places(dataset, engine)
-    wanted = name.strip()
-    for _place, (region, _) in sorted(places.items()):
-        if wanted in (region.curie, region.iri):
-            return region
-    folded = wanted.casefold()
-    for strip in (False, True):
-        for _place, (region, names) in sorted(places.items()):
-            variants = set(names)
-            if strip:
-                variants |= {n[: -len(s)] for n in names for s in _KO_SUFFIXES if n.endswith(s) and len(n) > len(s)}
-            if folded in variants:
-                return region
-    options = ", ".join(sorted(f"{r.label_en} ({r.curie})" for r, _ in places.values()))
-    raise UsageError(f"unknown region {name!r}; use one of {options}")
-
-
-def cities(dataset: Graph, engine: Engine | None = None) -> list[Region]:
+def cities(kg: KnowledgeGraph) -> list[Region]:
     """Every city, the default regions of `kg analyze`."""
-    places = _places(dataset, engine)
-    return [places[row[0]][0] for row in run(_sparql("cities"), dataset, engine=engine).rows if row[0] in places]
+    known = names(kg)
+    return [known[row[0]].region for row in kg.run(_sparql("cities")).rows if row[0] in known]
 
 
 # ---------------------------------------------------------------- value chain
@@ -130,10 +85,10 @@ class Stage:
         return (self.label_ko if lang == "ko" else self.label_en) or self.label_en or self.curie
 
 
-def value_chain(dataset: Graph, engine: Engine | None = None) -> list[Stage]:
+def value_chain(kg: KnowledgeGraph) -> list[Stage]:
     """The main stages in ring order (kg:stageOrder), from kg/sparql/value-chain-stages.rq."""
     stages: dict[str, dict] = {}
-    for stage, order, label_en, label_ko, nxt, _ in run(_sparql("value-chain-stages"), dataset, engine=engine).rows:
+    for stage, order, label_en, label_ko, nxt, _ in kg.run(_sparql("value-chain-stages")).rows:
         entry = stages.setdefault(
             curie(stage),
             {"order": _int(order), "label_en": _text(label_en), "label_ko": _text(label_ko), "next": []},
@@ -165,14 +120,12 @@ class Coverage:
         return self.supporters[self.stages.index(stage)]
 
 
-def coverage(dataset: Graph, region: Region, engine: Engine | None = None) -> Coverage:
+def coverage(kg: KnowledgeGraph, region: Region) -> Coverage:
     """Supporters per stage located in `region` (kg/sparql/value-chain-coverage.rq)."""
-    chain = value_chain(dataset, engine)
+    chain = value_chain(kg)
     counts = {
         curie(stage): _int(n)
-        for _, stage, _, n in run(
-            _sparql("value-chain-coverage"), dataset, engine=engine, region=URIRef(region.iri)
-        ).rows
+        for _, stage, _, n in kg.run(_sparql("value-chain-coverage"), region=URIRef(region.iri)).rows
     }
     return Coverage(region, tuple(chain), tuple(counts.get(s.curie, 0) for s in chain))
 
@@ -238,26 +191,24 @@ class LevelFunding:
     initiatives: int
 
 
-def funding_by_stage(dataset: Graph, region: Region | None = None, engine: Engine | None = None) -> list[StageFunding]:
+def funding_by_stage(kg: KnowledgeGraph, region: Region | None = None) -> list[StageFunding]:
     """Grant money of the initiatives supporting each stage (whole graph, or located in `region`)."""
-    chain = {s.curie: s for s in value_chain(dataset, engine)}
+    chain = {s.curie: s for s in value_chain(kg)}
     if region is None:
-        rows = [
-            (stage, won, n) for stage, _, won, n in run(_sparql("funding-by-stage-total"), dataset, engine=engine).rows
-        ]
+        rows = [(stage, won, n) for stage, _, won, n in kg.run(_sparql("total-funding-by-stage")).rows]
     else:
-        answer = run(_sparql("funding-by-stage"), dataset, engine=engine, region=URIRef(region.iri))
+        answer = kg.run(_sparql("place-funding-by-stage"), region=URIRef(region.iri))
         rows = [(stage, won, n) for _, stage, _, won, n in answer.rows]
     found = {curie(stage): (_int(won), _int(n)) for stage, won, n in rows}
     return [StageFunding(s, *found.get(c, (0, 0))) for c, s in sorted(chain.items(), key=lambda i: i[1].order)]
 
 
-def funding_by_level(dataset: Graph, region: Region | None = None, engine: Engine | None = None) -> list[LevelFunding]:
+def funding_by_level(kg: KnowledgeGraph, region: Region | None = None) -> list[LevelFunding]:
     """Grant money per funding level, largest first (whole graph, or located in `region`)."""
     if region is None:
-        rows = run(_sparql("funding-by-level-total"), dataset, engine=engine).rows
+        rows = kg.run(_sparql("total-funding-by-level")).rows
     else:
-        rows = [r[1:] for r in run(_sparql("funding-by-level"), dataset, engine=engine, region=URIRef(region.iri)).rows]
+        rows = [r[1:] for r in kg.run(_sparql("place-funding-by-level"), region=URIRef(region.iri)).rows]
     levels = [
         LevelFunding(curie(level) if level is not None else "", _text(en), _text(ko), _int(won), _int(n))
         for level, en, ko, won, n in rows
@@ -329,24 +280,23 @@ class Analysis:
 
 
 def analyze(
-    dataset: Graph,
+    kg: KnowledgeGraph,
     graph: nx.MultiDiGraph,
     hierarchy: nx.DiGraph,
     region: Region | None = None,
-    engine: Engine | None = None,
     top: int = 10,
 ) -> Analysis:
     """Everything `kg analyze` reports; `graph` is the projection (already cut to `region`)."""
-    regions = [region] if region is not None else cities(dataset, engine)
+    regions = [region] if region is not None else cities(kg)
     return Analysis(
         region=region,
         nodes=graph.number_of_nodes(),
         edges=graph.number_of_edges(),
         organisations=central_organisations(graph, hierarchy, top),
         components=components(graph),
-        coverage=[coverage(dataset, r, engine) for r in regions],
-        funding_stages=funding_by_stage(dataset, region, engine),
-        funding_levels=funding_by_level(dataset, region, engine),
+        coverage=[coverage(kg, r) for r in regions],
+        funding_stages=funding_by_stage(kg, region),
+        funding_levels=funding_by_level(kg, region),
     )
 
 

@@ -1,25 +1,27 @@
-"""The `kg` command: the only place that prints, sets up logging and exits."""
+"""The `kg` command: the only place that prints, sets up logging and exits.
+
+Each command is a short function that calls the library in pipeline order: open the reasoned
+graph (kg.graph, checked by kg.validate unless --no-validate), then query, export, analyze,
+link or publish it. Options shared by several commands are decorators defined once below.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 
 from kg import __version__
-from kg.engine import DEFAULT_ENGINE, available_engines, get_engine
-from kg.errors import KgError, UsageError
-from kg.load import Sources, load
-from kg.namespaces import bind
-from kg.paths import atomic_write, config_path, data_dir, display, ontology_dir, queries_dir, read_config
+from kg.engine import DEFAULT_ENGINE, Capability, available_engines, get_engine
+from kg.errors import KgError, UsageError, ValidationError
+from kg.graph import Inputs, KnowledgeGraph, open_graph
+from kg.paths import cache_dir, config_path, data_dir, default_shapes, display, ontology_dir, queries_dir, read_config
+from kg.process import emit, stream_output, with_deadline
 from kg.queries import bind_query, execute, list_queries, parse_assignment
-from kg.reason import open_dataset, reason_sources
 from kg.results import GRAPH_FORMATS, RESULT_FORMATS, curie, render_table, serialize_graph, write_answer
-from kg.stats import stats as compute_stats
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
 GRAPH_OUTPUT_FORMATS = ("ttl", "nt", "jsonld")
@@ -55,17 +57,27 @@ class Settings:
     validate: bool = True
     store: Path | None = None
 
-    def sources(self) -> Sources:
-        return load(self.ontology, self.data, get_engine(self.engine))
+    def inputs(self, data: tuple[Path, ...] | None = None, shapes: Path | None = None) -> Inputs:
+        return Inputs(
+            ontology=self.ontology,
+            data=data or self.data,
+            engine=get_engine(self.engine),
+            shapes=shapes or default_shapes(self.ontology),
+            cache=cache_dir() if self.use_cache else None,
+            store=self.store,
+        )
 
-    def dataset(self, reasoning: bool = True) -> object:
-        """The engine's queryable dataset: from --store if given, else the (cached) reasoned sources."""
-        engine = get_engine(self.engine)
-        if self.store is not None and reasoning:
-            from kg.store import open_store
+    def open(self, *, reasoning: bool = True, validate: bool | None = None) -> KnowledgeGraph:
+        """The graph the command works on; refused when its data has violations (unless --no-validate)."""
+        inputs = self.inputs()
+        kg = open_graph(inputs, reasoning=reasoning)
+        if reasoning and (self.validate if validate is None else validate) and kg.store is None:
+            from kg import validate as validation
 
-            return open_store(self.store, engine)
-        return open_dataset(self.ontology, self.data, engine, reasoning=reasoning, use_cache=self.use_cache)
+            report = validation.check(kg, inputs.shapes)
+            if not report.conforms:
+                raise ValidationError(validation.refusal(report))
+        return kg
 
 
 class _StderrHandler(logging.Handler):
@@ -90,6 +102,13 @@ def _setup_logging(verbose: bool) -> None:
         logger.propagate = False
 
 
+def _engine_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--engine is checked against the engines registered when the command runs (kg.engine.register_engine)."""
+    if value is not None and value not in available_engines():
+        raise click.BadParameter(f"{value!r} is not one of {', '.join(available_engines())}")
+    return value
+
+
 @click.group(cls=KgGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", prog_name="kg")
 @click.option(
@@ -110,10 +129,12 @@ def _setup_logging(verbose: bool) -> None:
 @click.option("--no-cache", is_flag=True, help="Reason from scratch; neither read nor write the cache.")
 @click.option(
     "--engine",
-    type=click.Choice(available_engines()),
     envvar="KG_ENGINE",
-    help=f"Which engine parses, reasons and queries (also $KG_ENGINE, or `engine =` in the [kg] section of "
-    f"the config file, ~/.config/battery-kg/config.ini or $KG_CONFIG). Default: {DEFAULT_ENGINE}.",
+    callback=_engine_name,
+    metavar="NAME",
+    help=f"Which engine parses, reasons and queries: {' or '.join(available_engines())} (also $KG_ENGINE, or "
+    f"`engine =` in the [kg] section of the config file, ~/.config/battery-kg/config.ini or $KG_CONFIG). "
+    f"Default: {DEFAULT_ENGINE}.",
 )
 @click.option("--no-validate", is_flag=True, help="Reason and query even when the data breaks the shapes.")
 @click.option(
@@ -154,8 +175,146 @@ def _configured_engine() -> str:
     return configured
 
 
+# -- options shared by several commands -------------------------------------------------
+
+
+def output_option(*, required: bool = False, what: str = "Where to write"):
+    if required:
+        return click.option("-o", "--output", required=True, metavar="FILE", help=f"{what}; - for stdout.")
+    return click.option("-o", "--output", default="-", metavar="FILE", help=f"{what}; - (default) for stdout.")
+
+
+def subgraph_options(command):
+    """--region, --class, --focus, --depth, --inferred and --lang: which part of the graph to draw or export."""
+    for option in reversed(
+        (
+            click.option(
+                "--region",
+                metavar="PLACE",
+                help="Only what lies in PLACE (kgd:gunsan, Gunsan, 군산) and what it links to.",
+            ),
+            click.option(
+                "--class",
+                "classes",
+                multiple=True,
+                metavar="CLASS",
+                help="Keep nodes of CLASS and its subclasses (repeatable).",
+            ),
+            click.option("--focus", metavar="ENTITY", help="Only the neighbourhood of ENTITY (CURIE or exact label)."),
+            click.option(
+                "--depth", type=click.IntRange(min=0), default=1, show_default=True, help="Hops around --focus."
+            ),
+            click.option(
+                "--inferred", is_flag=True, help="Add inferred edges (only those no kept edge already implies)."
+            ),
+            lang_option,
+        )
+    ):
+        command = option(command)
+    return command
+
+
+lang_option = click.option(
+    "--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Label language."
+)
+
+
+def _projection(kg: KnowledgeGraph, *, lang: str, inferred: bool, region, classes, focus, depth):
+    """The projected (sub)graph for export and render, with names resolved to entities (kg.regions)."""
+    from kg.project import project
+    from kg.regions import resolve_entity
+
+    centre = resolve_entity(kg, focus) if focus is not None else None
+    return project(
+        kg.rdflib, lang=lang, inferred=inferred, region=_place(kg, region), classes=classes, focus=centre, depth=depth
+    )
+
+
+def _place(kg: KnowledgeGraph, region: str | None):
+    """The IRI of the place a --region names (None without --region)."""
+    from rdflib import URIRef
+
+    from kg.regions import resolve_place
+
+    return URIRef(resolve_place(kg, region).iri) if region else None
+
+
+class _ExportFormats(click.Option):
+    """--format of kg export, whose help lists the formats registered when help is shown."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, help="One of the export formats (see below). Default: from -o's suffix.", **kwargs)
+
+    def get_help_record(self, ctx: click.Context):
+        from kg.export import EXPORTS
+        from kg.page import write_html  # noqa: F401 - registers html
+
+        self.help = f"One of {' '.join(EXPORTS)}. Default: from -o's suffix ({_suffix_help(EXPORTS)})."
+        return super().get_help_record(ctx)
+
+
+def _suffix_help(exports) -> str:
+    return ", ".join(f"{' '.join(f.suffixes)} {f.name}" for f in exports.values())
+
+
+# -- commands, in pipeline order -----------------------------------------------------------
+
+
+@cli.command("load")
+@click.option(
+    "--store",
+    "store_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    metavar="DIR",
+    help="Folder for the on-disk Oxigraph store (replaced if it already holds one).",
+)
+@click.pass_obj
+def load_command(settings: Settings, store_dir: Path) -> None:
+    """Parse and reason once into an on-disk store; later commands given --store DIR start fast."""
+    from kg.store import build_store
+
+    info = build_store(store_dir, settings.inputs())
+    rows = [[name, str(count)] for name, count in info.triples.items()]
+    text = render_table(["graph", "triples"], rows, right_align=[False, True])
+    emit(f"store {store_dir} built by the {info.engine} engine\n" + text, "-")
+
+
+@cli.command("validate")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path), metavar="[FILES]...")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="text for reading, grouped by entity; json for tools.",
+)
+@click.option(
+    "--shapes",
+    type=click.Path(path_type=Path),
+    help="SHACL shapes file. Default: shapes.ttl of --ontology if it has one, else the bundled ontology/shapes.ttl.",
+)
+@output_option(what="Where to write the report")
+@click.pass_obj
+def validate_command(settings: Settings, files: tuple[Path, ...], fmt: str, shapes: Path | None, output: str) -> None:
+    """Check the data (or FILES) against the shapes and for OWL 2 RL inconsistencies.
+
+    Exit status: 0 when nothing is a violation (warnings and infos are shown but pass),
+    1 when something is, 2 when the check could not run (unreadable input, bad shapes).
+    """
+    from kg import validate as validation
+
+    inputs = replace(settings.inputs(data=files or None, shapes=shapes), store=None)  # validate files, not a store
+    report = validation.check(open_graph(inputs), inputs.shapes)
+    render = validation.render_json if fmt == "json" else validation.render_text
+    emit(render(report), output)
+    if not report.conforms:
+        raise click.exceptions.Exit(1)
+
+
 @cli.command()
-@click.option("-o", "--output", required=True, metavar="FILE", help="Where to write; - for stdout.")
+@output_option(required=True)
 @click.option(
     "--format",
     "fmt",
@@ -166,15 +325,32 @@ def _configured_engine() -> str:
 @click.pass_obj
 def reason(settings: Settings, output: str, fmt: str | None, inferred_only: bool) -> None:
     """Write the asserted graph plus its OWL 2 RL inferences (noise removed)."""
+    from kg.namespaces import bind
+
     fmt = fmt or _format_from_suffix(output)
-    _require_valid(settings)  # issue 5
-    inference = reason_sources(settings.sources(), get_engine(settings.engine), use_cache=settings.use_cache)
-    graph = bind(inference.inferred + inference.asserted) if not inferred_only else inference.inferred
-    _emit(serialize_graph(graph, fmt), output)
+    kg = settings.open()
+    graph = kg.inferred if inferred_only else bind(kg.inferred + kg.asserted)
+    emit(serialize_graph(graph, fmt), output)
 
 
 def _format_from_suffix(output: str) -> str:
     return {".nt": "nt", ".jsonld": "jsonld"}.get(Path(output).suffix, "ttl")
+
+
+@cli.command()
+@click.pass_obj
+def stats(settings: Settings) -> None:
+    """Count triples per graph and entities per most specific kg: class."""
+    from kg.stats import stats as compute_stats
+
+    result = compute_stats(settings.open())
+    text = render_table(
+        ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
+    )
+    text += "\n" + render_table(
+        ["class", "entities"], [[curie(c), str(n)] for c, n in result.classes], right_align=[False, True]
+    )
+    emit(text, "-")
 
 
 @cli.command()
@@ -211,7 +387,7 @@ def _format_from_suffix(output: str) -> str:
     type=click.FloatRange(min=0, min_open=True),
     help="Stop the query after this many seconds (locally: a worker process; an --endpoint's default is 30).",
 )
-@click.option("-o", "--output", default="-", metavar="FILE", help="Where to write; - (default) for stdout.")
+@output_option()
 @click.option(
     "--with",
     "with_files",
@@ -254,9 +430,8 @@ def query(
     if list_only:
         if query or sparql_text:
             raise UsageError("--list takes no query")
-        infos = list_queries(settings.queries)
-        rows = [[info.name, info.title] for info in infos]
-        _emit(render_table(["name", "title"], rows), output)
+        rows = [[info.name, info.title] for info in list_queries(settings.queries)]
+        emit(render_table(["name", "title"], rows), output)
         return
     if bool(query) == bool(sparql_text):
         raise UsageError("give a query NAME or PATH, or -e SPARQL (see kg query --list)")
@@ -265,154 +440,52 @@ def query(
         raise UsageError("each --param NAME may be given once")
     if endpoint and (with_files or allow_service):
         raise UsageError("--with and --allow-service apply to local queries; a remote --endpoint uses its own data")
+    if allow_service:  # SERVICE only to the endpoints named, for this command only
+        _allow_services(allow_service, settings)
     engine = get_engine(settings.engine)
-    if allow_service:  # issue 4: SERVICE only to the endpoints named, for this command only
-        engine = _allow_services(allow_service, settings)
     # Check the query and its params before paying for loading and reasoning.
     bound = bind_query(sparql_text or query, queries_dir=settings.queries, engine=engine, **bindings)
-    streamed = _streams(bound, fmt, stream, endpoint)  # issue 5/6: big results in flat memory
+    streamed = _streams(bound, fmt, stream, endpoint)
     if endpoint:
         _query_endpoint(bound, endpoint, timeout, fmt, no_reasoning=no_reasoning, labels=not no_labels, output=output)
         return
-    if not no_reasoning:
-        _require_valid(settings)  # issue 5
-    extra = _load_with_files(with_files, engine, settings) if with_files else {}  # issue 4: merged queries
-    dataset = settings.dataset(reasoning=not no_reasoning)
-    if extra:
-        dataset = _with_graphs(dataset, engine, extra)
+    kg = settings.open(reasoning=not no_reasoning)
+    if with_files:
+        kg = kg.with_graphs(_load_with_files(with_files, kg))
+    bound = _named_parameters(bound, kg)
     if streamed:
-        _stream_answer(bound, dataset, engine, fmt, output, timeout)
+        from kg.results import write_rows
+
+        def produce(out) -> None:
+            write_rows(execute(bound, kg.dataset, kg.engine, stream=True), fmt, out)
+            out.flush()
+
+        stream_output(output, produce, timeout)
         return
-    if timeout is not None:  # issue 5: a worker process we can stop
-        text = _with_deadline(
-            lambda: write_answer(execute(bound, dataset, engine), fmt, labels_from=None if no_labels else dataset),
-            timeout,
-        )
-        _emit(text, output)
-        return
-    answer = execute(bound, dataset, engine)
-    _emit(write_answer(answer, fmt, labels_from=None if no_labels else dataset), output)
+    labels = None if no_labels else kg.dataset
+
+    def answer() -> str:
+        return write_answer(execute(bound, kg.dataset, kg.engine), fmt, labels_from=labels)
+
+    emit(with_deadline(answer, timeout) if timeout is not None else answer(), output)
 
 
-@cli.command()
-@click.pass_obj
-def stats(settings: Settings) -> None:
-    """Count triples per graph and entities per most specific kg: class."""
-    engine = get_engine(settings.engine)
-    _require_valid(settings)  # issue 5
-    result = compute_stats(settings.dataset(), engine)
-    text = render_table(
-        ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
-    )
-    text += "\n" + render_table(
-        ["class", "entities"], [[curie(c), str(n)] for c, n in result.classes], right_align=[False, True]
-    )
-    _emit(text, "-")
+def _named_parameters(bound, kg: KnowledgeGraph):
+    """Parameters the query declares as IRIs, given as plain text (-p place=군산), become the entity
+    that text names (kg.regions), as --region does."""
+    from dataclasses import replace as replaced
 
+    from rdflib import Literal
 
-# Commands of later stages go below their marker; each area edits only its own section.
-# --- validate (issue 5) ---
+    from kg.regions import resolve_entity
 
-
-@cli.command("validate")
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path), metavar="[FILES]...")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="text for reading, grouped by entity; json for tools.",
-)
-@click.option(
-    "--shapes",
-    type=click.Path(path_type=Path),
-    help="SHACL shapes file. Default: shapes.ttl of --ontology if it has one, else the bundled ontology/shapes.ttl.",
-)
-@click.option("-o", "--output", default="-", metavar="FILE", help="Where to write the report; - (default) for stdout.")
-@click.pass_obj
-def validate_command(settings: Settings, files: tuple[Path, ...], fmt: str, shapes: Path | None, output: str) -> None:
-    """Check the data (or FILES) against the shapes and for OWL 2 RL inconsistencies.
-
-    Exit status: 0 when nothing is a violation (warnings and infos are shown but pass),
-    1 when something is, 2 when the check could not run (unreadable input, bad shapes).
-    """
-    from kg import validate as validation
-
-    report = validation.validate_paths(
-        settings.ontology,
-        files or settings.data,
-        get_engine(settings.engine),
-        shapes=shapes or validation.default_shapes(settings.ontology),
-        use_cache=settings.use_cache,
-    )
-    render = validation.render_json if fmt == "json" else validation.render_text
-    _emit(render(report), output)
-    if not report.conforms:
-        raise click.exceptions.Exit(1)
-
-
-def _with_deadline(produce, seconds: float) -> str:
-    """Run `produce` in a forked worker and return its text, or stop it after `seconds` (QueryError).
-
-    rdflib's SPARQL engine cannot be interrupted from inside, and a thread can't be killed, so the
-    query runs in a child process that inherits the loaded dataset and is killed at the deadline.
-    """
-    import multiprocessing
-
-    from kg.errors import QueryError
-
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-
-    def work() -> None:
-        try:
-            sender.send(("ok", produce()))
-        except KgError as error:
-            sender.send(("error", type(error).__name__, error.message))
-        except BaseException as error:  # noqa: BLE001 - a bug: report it, one line
-            sender.send(("error", "QueryError", f"the query failed: {type(error).__name__}: {error}"))
-
-    worker = context.Process(target=work, daemon=True)
-    worker.start()
-    sender.close()
-    try:
-        if not receiver.poll(seconds):
-            raise QueryError(
-                f"the query was stopped after {seconds:g} s (--timeout {seconds:g}); "
-                "narrow it down with LIMIT or FILTER, or allow more time"
-            )
-        message = receiver.recv()
-    except EOFError:
-        raise QueryError(f"the query worker stopped unexpectedly (exit status {worker.exitcode})") from None
-    finally:
-        if worker.is_alive():
-            worker.kill()
-        worker.join()
-        receiver.close()
-    if message[0] == "ok":
-        return message[1]
-    import kg.errors
-
-    raise getattr(kg.errors, message[1], QueryError)(message[2])
-
-
-def _require_valid(settings: Settings) -> None:
-    """Refuse to reason over data with violations, unless --no-validate (cached: a few file hashes when warm)."""
-    if not settings.validate or getattr(settings, "store", None) is not None:
-        return  # a --store was checked when it was built from files
-    from kg import validate as validation
-    from kg.errors import ValidationError
-
-    report = validation.validate_paths(
-        settings.ontology,
-        settings.data,
-        get_engine(settings.engine),
-        shapes=validation.default_shapes(settings.ontology),
-        use_cache=settings.use_cache,
-    )
-    if not report.conforms:
-        raise ValidationError(validation.refusal(report))
+    kinds = {param.name: param.kind for param in bound.info.params or ()}
+    named = {
+        name: resolve_entity(kg, str(value))
+        for name, value in bound.bindings.items()
+        if "IRI" in kinds.get(name, "") and isinstance(value, Literal) and not value.language and not value.datatype
+    }
+    return replaced(bound, bindings={**bound.bindings, **named}) if named else bound
 
 
 def _streams(bound, fmt: str, stream: bool, endpoint: str | None) -> bool:
@@ -437,142 +510,61 @@ def _streams(bound, fmt: str, stream: bool, endpoint: str | None) -> bool:
     return kind == "SELECT" and bound.prepared.ordered and fmt in STREAM_FORMATS and not endpoint
 
 
-def _stream_answer(bound, dataset, engine, fmt: str, output: str, timeout: float | None) -> None:
-    """Write a streamed SELECT answer to stdout, or to a temporary file renamed into place at the end.
+def _allow_services(urls: tuple[str, ...], settings: Settings) -> None:
+    """Allow SERVICE calls to `urls` until this command ends, with an engine that can make them."""
+    from kg.engine.services import allow_services
 
-    Errors part-way leave no file (stdout has what was written so far). With --timeout the
-    query runs in a worker writing to the file (for stdout: to a spool file copied out after),
-    so a stopped query writes nothing.
-    """
-    import os
-    import shutil
-    import tempfile
-
-    from kg.paths import atomic_stream
-    from kg.results import write_rows
-
-    def produce(out) -> None:
-        write_rows(execute(bound, dataset, engine, stream=True), fmt, out)
-        out.flush()
-
-    def run(out) -> None:
-        if timeout is None:
-            produce(out)
-        else:
-            _with_deadline(lambda: produce(out), timeout)
-
-    if output != "-":
-        with _exit_on_sigterm(), atomic_stream(Path(output)) as out:
-            run(out)
-        return
-    stdout = getattr(sys.stdout, "buffer", None)
-    sys.stdout.flush()
-    with contextlib.ExitStack() as stack:
-        target = stdout if stdout is not None and timeout is None else stack.enter_context(tempfile.TemporaryFile())
-        run(target)
-        if target is not stdout:  # a spool: the worker wrote it through the shared file descriptor
-            os.lseek(target.fileno(), 0, os.SEEK_SET)
-            with os.fdopen(os.dup(target.fileno()), "rb") as spooled:
-                if stdout is not None:
-                    shutil.copyfileobj(spooled, stdout)
-                else:  # stdout replaced by a text-only object
-                    sys.stdout.write(spooled.read().decode("utf-8"))
-        if stdout is not None:
-            stdout.flush()
+    click.get_current_context().with_resource(allow_services(urls))
+    if Capability.SERVICE not in get_engine(settings.engine).capabilities:
+        settings.engine = next(n for n in available_engines() if Capability.SERVICE in get_engine(n).capabilities)
+    logging.getLogger("kg").info("SERVICE allowed to: %s (%s engine)", ", ".join(sorted(set(urls))), settings.engine)
 
 
-@contextlib.contextmanager
-def _exit_on_sigterm():
-    """SIGTERM as SystemExit(143) while the block runs, so a half-written temporary file is removed."""
-    import signal
-    import threading
+def _load_with_files(paths: tuple[Path, ...], kg: KnowledgeGraph) -> dict:
+    """Parse the --with files (each into kgg:with/<file name>) and warn about links to entities we lack."""
+    from kg import link as linking
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def stop(signum, frame) -> None:  # noqa: ANN001
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+    graphs = linking.load_with(paths, kg.engine)
+    log = logging.getLogger("kg")
+    for (name, graph), path in zip(graphs.items(), paths, strict=True):
+        log.info("loaded %s into graph <%s> (%d triples)", display(path), name, len(graph))
+        dangling = linking.dangling_links(graph, kg.data)
+        if dangling:
+            shown = ", ".join(curie(iri) for iri in dangling[:5]) + (" ..." if len(dangling) > 5 else "")
+            log.warning("%s links to %d entities we do not have: %s", display(path), len(dangling), shown)
+    return graphs
 
 
-# --- load / synth (issue 6) ---
+def _query_endpoint(
+    bound, endpoint: str | None, timeout: float | None, fmt: str, *, no_reasoning: bool, labels: bool, output: str
+) -> None:
+    """`kg query --endpoint`: the same query and output formats, answered by another server."""
+    from rdflib import URIRef
 
+    from kg import remote
+    from kg.engine.sparql_text import bind_values
+    from kg.paths import internal_sparql_dir
 
-@cli.command("load")
-@click.option(
-    "--store",
-    "store_dir",
-    required=True,
-    type=click.Path(path_type=Path, file_okay=False),
-    metavar="DIR",
-    help="Folder for the on-disk Oxigraph store (replaced if it already holds one).",
-)
-@click.pass_obj
-def load_command(settings: Settings, store_dir: Path) -> None:
-    """Parse and reason once into an on-disk store; later commands given --store DIR start fast."""
-    from kg.store import build_store
-
-    info = build_store(store_dir, settings.ontology, list(settings.data), get_engine(settings.engine),
-                       use_cache=settings.use_cache)  # fmt: skip
-    rows = [[name, str(count)] for name, count in info.triples.items()]
-    text = render_table(["graph", "triples"], rows, right_align=[False, True])
-    _emit(f"store {store_dir} built by the {info.engine} engine\n" + text, "-")
-
-
-@cli.command()
-@click.option("--triples", "-n", required=True, type=click.IntRange(min=1), help="Approximate size (rounded up).")
-@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Random seed: same seed, same bytes.")
-@click.option("-o", "--output", required=True, metavar="FILE", help="Turtle file to write; - for stdout.")
-def synth(triples: int, seed: int, output: str) -> None:
-    """Write a synthetic, clearly fictitious graph in our ontology (for benchmarks and tests)."""
-    from kg.synth import synth as generate
-
-    _emit(generate(triples, seed), output)
-
-
-# --- export / render / analyze (issue 3) ---
-
-_EXPORT_SUFFIXES = {
-    ".graphml": "graphml",
-    ".gexf": "gexf",
-    ".cyjs": "cytoscape",
-    ".dot": "dot",
-    ".gv": "dot",
-    ".csv": "csv",
-    ".zip": "csv",
-    ".ttl": "ttl",
-    ".nt": "nt",
-    ".jsonld": "jsonld",
-    ".html": "html",
-}
+    if no_reasoning:
+        raise UsageError("--no-reasoning is for local queries; an endpoint answers from whatever it holds")
+    timeout = timeout or remote.DEFAULT_TIMEOUT
+    text = bind_values(bound.prepared.text, bound.bindings)
+    answer = remote.query(endpoint, text, bound.prepared.kind, ordered=bound.prepared.ordered, timeout=timeout)
+    label_graph = None
+    if fmt == "table" and labels and answer.graph is None:
+        iris = {term for row in answer.rows for term in row if isinstance(term, URIRef)}
+        if iris:
+            sparql = (internal_sparql_dir() / "labels.rq").read_text(encoding="utf-8")
+            label_graph = remote.labels(endpoint, iris, sparql, timeout=timeout)
+    emit(write_answer(answer, fmt, labels_from=label_graph), output)
 
 
 @cli.command("export")
-@click.option(
-    "--format",
-    "fmt",
-    metavar="FORMAT",
-    help="graphml gexf cytoscape d3 dot csv ttl nt jsonld html. Default: from -o's suffix.",
-)
+@click.option("--format", "fmt", metavar="FORMAT", cls=_ExportFormats)
 @click.option(
     "-o", "--output", required=True, metavar="FILE", help="Where to write (CSV: FILE and FILE-edges.csv, or one .zip)."
 )
-@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Label language.")
-@click.option("--inferred", is_flag=True, help="Add inferred edges (only those no kept edge already implies).")
-@click.option(
-    "--region", metavar="PLACE", help="Only what lies in PLACE (kgd:gunsan, Gunsan, 군산) and what it links to."
-)
-@click.option(
-    "--class", "classes", multiple=True, metavar="CLASS", help="Keep nodes of CLASS and its subclasses (repeatable)."
-)
-@click.option("--focus", metavar="ENTITY", help="Only the neighbourhood of ENTITY (CURIE or exact label).")
-@click.option("--depth", type=click.IntRange(min=0), default=1, show_default=True, help="Hops around --focus.")
+@subgraph_options
 @click.option("--hierarchy", is_flag=True, help="Export the ontology's class hierarchy instead of the entities.")
 @click.option(
     "--layout", is_flag=True, help="Add node positions (seeded force layout): GEXF, GraphML, CSV, Cytoscape, D3."
@@ -583,28 +575,23 @@ def export_command(
     settings: Settings,
     fmt: str | None,
     output: str,
-    lang: str,
-    inferred: bool,
     region: str | None,
     classes: tuple[str, ...],
     focus: str | None,
     depth: int,
+    inferred: bool,
+    lang: str,
     hierarchy: bool,
     layout: bool,
     seed: int,
 ) -> None:
     """Write the graph (or a region, classes, or one entity's neighbourhood) for Gephi, Cytoscape, yEd, D3..."""
     from kg.errors import OutputError
-    from kg.export import WRITERS, ExportOptions, write_export
-    from kg.page import write_html  # noqa: F401 - the page module registers the html format
-    from kg.project import class_hierarchy, project
+    from kg.export import ExportOptions, format_of, write_export
+    from kg.page import write_html  # noqa: F401 - registers html
+    from kg.project import class_hierarchy
 
-    if fmt is None:
-        fmt = _EXPORT_SUFFIXES.get(Path(output).suffix.lower())
-        if fmt is None:
-            raise UsageError(f"can't tell the format from {output!r}; give --format ({', '.join(sorted(WRITERS))})")
-    if fmt not in WRITERS:
-        raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(sorted(WRITERS))}")
+    fmt = format_of(output, fmt)
     if output == "-":
         raise UsageError("kg export writes files; give -o FILE")
     if hierarchy and (inferred or region or classes or focus):
@@ -614,13 +601,12 @@ def export_command(
     folder = Path(output).parent
     if not folder.is_dir():  # fail before paying for loading and reasoning
         raise OutputError(f"cannot write {output}: {folder} is not a folder")
-    engine = get_engine(settings.engine)
-    dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
+    kg = settings.open()
     if hierarchy:
-        graph = class_hierarchy(dataset, lang=lang)
+        graph = class_hierarchy(kg.rdflib, lang=lang)
     else:
-        graph = project(dataset, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
-    written = write_export(fmt, graph, ExportOptions(dataset=dataset, layout=layout, seed=seed), Path(output))
+        graph = _projection(kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
+    written = write_export(fmt, graph, ExportOptions(dataset=kg.rdflib, layout=layout, seed=seed), Path(output))
     files = " and ".join(str(p) for p in written)
     click.echo(f"wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {files}", err=True)
 
@@ -631,12 +617,7 @@ def export_command(
 @click.option(
     "--value-chain", is_flag=True, help="Draw --region's value-chain ring (stages coloured by support) instead."
 )
-@click.option("--region", metavar="PLACE", help="Only what lies in PLACE (kgd:gunsan, Gunsan, 군산).")
-@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Label language.")
-@click.option("--class", "classes", multiple=True, metavar="CLASS", help="Keep nodes of CLASS (repeatable).")
-@click.option("--focus", metavar="ENTITY", help="Only the neighbourhood of ENTITY (CURIE or exact label).")
-@click.option("--depth", type=click.IntRange(min=0), default=1, show_default=True, help="Hops around --focus.")
-@click.option("--inferred", is_flag=True, help="Add inferred edges (dashed).")
+@subgraph_options
 @click.pass_obj
 def render_command(
     settings: Settings,
@@ -644,14 +625,15 @@ def render_command(
     fmt: str | None,
     value_chain: bool,
     region: str | None,
-    lang: str,
     classes: tuple[str, ...],
     focus: str | None,
     depth: int,
     inferred: bool,
+    lang: str,
 ) -> None:
     """Draw the graph (or a subgraph) with Graphviz, or a region's value-chain ring with --value-chain."""
     from kg import render as rendering
+    from kg.paths import atomic_write
 
     if output == "-":
         raise UsageError("kg render writes a picture file; give -o FILE.svg or FILE.png")
@@ -661,21 +643,22 @@ def render_command(
     if value_chain and (classes or focus or inferred):
         raise UsageError("--value-chain draws the stages; it takes no --class, --focus or --inferred")
     rendering.require_graphviz()  # before paying for reasoning
-    engine = get_engine(settings.engine)
-    dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
+    kg = settings.open()
     if value_chain:
-        from kg.analyze import coverage, resolve_region
+        from kg.analyze import coverage
+        from kg.regions import resolve_place
 
-        cov = coverage(dataset, resolve_region(dataset, region, engine), engine)
+        cov = coverage(kg, resolve_place(kg, region))
         picture = rendering.run_graphviz(rendering.value_chain_dot(cov, lang=lang), fmt)
         covered = sum(1 for n in cov.supporters if n)
         what = f"the value chain of {cov.region.label_en} ({covered} of {len(cov.stages)} stages supported)"
     else:
-        from kg.project import project
+        graph = _projection(kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
+        from kg.styles import category_labels
 
-        graph = project(dataset, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
         title = rendering.title_of(graph, lang)
-        picture = rendering.run_graphviz(rendering.graph_dot(graph, lang=lang, title=title), fmt)
+        dot = rendering.graph_dot(graph, lang=lang, title=title, labels=category_labels(kg.ontology))
+        picture = rendering.run_graphviz(dot, fmt)
         what = f"{graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges"
     atomic_write(Path(output), picture)
     click.echo(f"drew {what} to {output}", err=True)
@@ -691,62 +674,21 @@ def render_command(
     show_default=True,
     help="table for reading; csv (one measurement a row) or json for tools.",
 )
-@click.option("--lang", type=click.Choice(["en", "ko"]), default="en", show_default=True, help="Label language.")
+@lang_option
 @click.option("--top", type=click.IntRange(min=0), default=10, show_default=True, help="Organisations listed (0: all).")
-@click.option("-o", "--output", default="-", metavar="FILE", help="Where to write; - (default) for stdout.")
+@output_option()
 @click.pass_obj
 def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str, top: int, output: str) -> None:
     """Central organisations, components, value-chain coverage and gaps, funding per stage and level."""
     from kg import analyze as analysis
     from kg.project import class_hierarchy, project
+    from kg.regions import resolve_place
 
-    engine = get_engine(settings.engine)
-    dataset = reason_sources(settings.sources(), engine, use_cache=settings.use_cache).dataset()
-    place = analysis.resolve_region(dataset, region, engine) if region else None
-    graph = project(dataset, lang=lang, region=place.curie if place else None)
-    result = analysis.analyze(dataset, graph, class_hierarchy(dataset, lang=lang), place, engine, top=top)
-    _emit(analysis.write_analysis(result, fmt, lang=lang), output)
-
-
-# --- link / publish (issue 4) ---
-
-
-def _allow_services(urls: tuple[str, ...], settings: Settings):
-    """Allow SERVICE calls to `urls` until this command ends; only the reference engine can make them."""
-    from kg.engine.services import allow_services
-
-    click.get_current_context().with_resource(allow_services(urls))
-    settings.engine = "reference"
-    logging.getLogger("kg").info("SERVICE allowed to: %s (reference engine)", ", ".join(sorted(set(urls))))
-    return get_engine("reference")
-
-
-def _load_with_files(paths: tuple[Path, ...], engine, settings: Settings) -> dict:
-    """Parse the --with files (each into kgg:with/<file name>) and warn about links to entities we lack."""
-    from kg import link as linking
-    from kg.load import load_data
-    from kg.paths import display
-
-    graphs = linking.load_with(paths, engine)
-    data = load_data(settings.data, engine).graph
-    log = logging.getLogger("kg")
-    for (name, graph), path in zip(graphs.items(), paths, strict=True):
-        log.info("loaded %s into graph <%s> (%d triples)", display(path), name, len(graph))
-        dangling = linking.dangling_links(graph, data)
-        if dangling:
-            shown = ", ".join(curie(iri) for iri in dangling[:5]) + (" ..." if len(dangling) > 5 else "")
-            log.warning("%s links to %d entities we do not have: %s", display(path), len(dangling), shown)
-    return graphs
-
-
-def _with_graphs(dataset, engine, extra: dict):
-    """The engine's dataset rebuilt with our graphs plus the --with graphs (default graph: their union)."""
-    from kg.namespaces import KGG
-
-    graphs = {name: list(engine.triples(dataset, name)) for name in (KGG.ontology, KGG.data, KGG.inferred)}
-    graphs = {name: triples for name, triples in graphs.items() if triples}
-    graphs.update(extra)
-    return engine.dataset(graphs)
+    kg = settings.open()
+    place = resolve_place(kg, region) if region else None
+    graph = project(kg.rdflib, lang=lang, region=_place(kg, region))
+    result = analysis.analyze(kg, graph, class_hierarchy(kg.rdflib, lang=lang), place, top=top)
+    emit(analysis.write_analysis(result, fmt, lang=lang), output)
 
 
 @cli.command()
@@ -790,22 +732,21 @@ def link(
 
     from kg import link as linking
     from kg.namespaces import OWL
-    from kg.paths import display
 
     if review_threshold > threshold:
         raise UsageError("--review-threshold must not be above --threshold")
     engine = get_engine(settings.engine)
     theirs_graph, digest = linking.read_external(file, input_format, engine)
-    sources = settings.sources()
+    kg = settings.open(validate=False)
     theirs = linking.their_entities(theirs_graph)
     linking.check_linkable(file, theirs)
-    dangling = linking.dangling_links(theirs_graph, sources.data.graph)
+    dangling = linking.dangling_links(theirs_graph, kg.data)
     if dangling:
         shown = ", ".join(curie(iri) for iri in dangling[:5]) + (" ..." if len(dangling) > 5 else "")
         logging.getLogger("kg").warning(
             "%s links to %d entities we do not have: %s", display(file), len(dangling), shown
         )
-    ours = linking.our_entities(sources.ontology.graph, sources.data.graph)
+    ours = linking.our_entities(kg.ontology, kg.data)
     options = {"threshold": Decimal(str(threshold)), "review_threshold": Decimal(str(review_threshold))}
     if sys.stderr.isatty() or logging.getLogger("kg").isEnabledFor(logging.INFO):
         with click.progressbar(length=len(theirs), label="matching", file=sys.stderr) as bar:
@@ -827,7 +768,7 @@ def link(
         writer.writerows(linking.review_rows(result))
         outputs.append((review_path, buffer.getvalue()))
     for path, text in outputs:
-        _emit(text, path)
+        emit(text, path)
     click.echo(
         f"{len(result.links)} links, {len(result.review)} to review, {len(result.rejected)} candidates rejected "
         f"({result.entities} entities in {display(file)})",
@@ -852,7 +793,6 @@ def publish(settings: Settings, output: Path, linksets: tuple[Path, ...], force:
     """Write a dataset release: data, reasoned graph, ontology, linksets, VoID/DCAT, checksums, docs."""
     from kg import link as linking
     from kg import publish as publishing
-    from kg.paths import display
 
     if check_only:
         problems = publishing.check_release(output)
@@ -865,38 +805,9 @@ def publish(settings: Settings, output: Path, linksets: tuple[Path, ...], force:
     publishing.check_target(output, force=force)  # before the expensive part
     engine = get_engine(settings.engine)
     extra = [(path.name, linking.read_external(path, None, engine)[0]) for path in linksets]
-    inference = reason_sources(settings.sources(), engine, use_cache=settings.use_cache)
-    release = publishing.build_release(inference, settings.queries, extra)
+    release = publishing.build_release(settings.open(), settings.queries, extra)
     publishing.write_release(release, output, force=force)
     click.echo(f"wrote {len(release.files)} files to {display(output)}", err=True)
-
-
-# --- serve / push (issue 7) ---
-
-
-def _query_endpoint(
-    bound, endpoint: str | None, timeout: float | None, fmt: str, *, no_reasoning: bool, labels: bool, output: str
-) -> None:
-    """`kg query --endpoint`: the same query and output formats, answered by another server."""
-    from rdflib import URIRef
-
-    from kg import remote
-    from kg.paths import internal_sparql_dir
-
-    if not endpoint:
-        raise UsageError("--timeout is for --endpoint queries")
-    if no_reasoning:
-        raise UsageError("--no-reasoning is for local queries; an endpoint answers from whatever it holds")
-    timeout = timeout or remote.DEFAULT_TIMEOUT
-    text = remote.bind_values(bound.prepared.text, bound.bindings)
-    answer = remote.query(endpoint, text, bound.prepared.kind, ordered=bound.prepared.ordered, timeout=timeout)
-    label_graph = None
-    if fmt == "table" and labels and answer.graph is None:
-        iris = {term for row in answer.rows for term in row if isinstance(term, URIRef)}
-        if iris:
-            sparql = (internal_sparql_dir() / "labels.rq").read_text(encoding="utf-8")
-            label_graph = remote.labels(endpoint, iris, sparql, timeout=timeout)
-    _emit(write_answer(answer, fmt, labels_from=label_graph), output)
 
 
 class _Stop(Exception):
@@ -942,8 +853,6 @@ def serve(settings: Settings, host: str, port: int, timeout: int, store_dir: Pat
 
     from kg import serve as serving
     from kg.errors import ServerError
-    from kg.namespaces import KGG
-    from kg.paths import display
     from kg.remote import is_loopback
 
     binary = serving.find_oxigraph()
@@ -961,36 +870,11 @@ def serve(settings: Settings, host: str, port: int, timeout: int, store_dir: Pat
             serving.check_store(store_dir)
             location, what = store_dir, f"the store {display(store_dir)}"
         else:
-            inference = reason_sources(settings.sources(), get_engine(settings.engine), use_cache=settings.use_cache)
-            graphs = {KGG.ontology: inference.ontology, KGG.data: inference.data, KGG.inferred: inference.inferred}
-            nquads = temp / "graphs.nq"
-            count = serving.write_nquads(graphs, nquads)
-            location = temp / "store"
-            serving.build_store(binary, nquads, location)
-            nquads.unlink()
-            what = f"the reasoned graph ({count:,} triples)"
+            location, what = serving.store_of(settings.open(), binary, temp)
         server = serving.start(binary, location, host=host, port=port, timeout=timeout, workdir=temp)
         index = temp / "queries.html"
         serving.write_index(index, server.base_url, [(info, info.path.read_text(encoding="utf-8")) for info in infos])
-        example = next((info for info in infos if not any(not p.optional for p in info.params or ())), None)
-        lines = [
-            f"Serving {what} read-only with Oxigraph",
-            f"  SPARQL endpoint  {server.query_url}",
-            "                   graphs kgg:ontology, kgg:data, kgg:inferred; their union is the default graph",
-            f"  query editor     {server.base_url}",
-            f"  named queries    {index.as_uri()}  (each link opens the query in the editor)",
-            "",
-            render_table(["name", "title"], [[info.name, info.title] for info in infos]).rstrip("\n"),
-            "",
-            "Try:",
-        ]
-        if example is not None:
-            lines += [
-                f"  curl -H 'Accept: text/csv' --data-urlencode query@{example.path} {server.query_url}",
-                f"  kg query {example.name} --endpoint {server.query_url}",
-            ]
-        lines += ["", f"Queries stop after {timeout} s; updates are refused. Press Ctrl-C to stop."]
-        click.echo("\n".join(lines))
+        click.echo(serving.banner(server, what, infos, index, timeout))
         code = server.process.wait()
         raise ServerError(f"the SPARQL server stopped unexpectedly (exit status {code}): {server.last_message()}")
     except (KeyboardInterrupt, _Stop):
@@ -1058,22 +942,23 @@ def push(
 
     from kg import remote
     from kg.errors import RemoteError
-    from kg.load import FORMATS
-    from kg.paths import display, internal_sparql_dir
+    from kg.formats import by_suffix, suffixes
+    from kg.paths import internal_sparql_dir
 
     store_url = store_endpoint or remote.default_store_url(endpoint)
     remote.check_graph_prefix(graph_prefix)
     engine = get_engine(settings.engine)
     linked = {}
     for path in linksets:
-        if path.suffix not in FORMATS:
-            raise UsageError(f"--linkset {display(path)}: unknown RDF file type; use one of {', '.join(FORMATS)}")
-        linked[URIRef(f"{graph_prefix}links/{remote.slug(path.stem)}")] = engine.parse(path, FORMATS[path.suffix])
-    inference = reason_sources(settings.sources(), engine, use_cache=settings.use_cache)
+        rdf_format = by_suffix(path)
+        if rdf_format is None:
+            raise UsageError(f"--linkset {display(path)}: unknown RDF file type; use one of {', '.join(suffixes())}")
+        linked[URIRef(f"{graph_prefix}links/{remote.slug(path.stem)}")] = engine.parse(path, rdf_format)
+    kg = settings.open()
     graphs = {
-        URIRef(graph_prefix + "ontology"): inference.ontology,
-        URIRef(graph_prefix + "data"): inference.data,
-        URIRef(graph_prefix + "inferred"): inference.inferred,
+        URIRef(graph_prefix + "ontology"): kg.ontology,
+        URIRef(graph_prefix + "data"): kg.data,
+        URIRef(graph_prefix + "inferred"): kg.inferred,
         **linked,
     }
     uploads = remote.push(graphs, store_url, timeout=timeout, progress=_progress_reporter())
@@ -1085,7 +970,7 @@ def push(
     rows = [
         [curie(u.graph), f"{u.triples:,}", f"{u.bytes:,}", "" if u.stored is None else f"{u.stored:,}"] for u in uploads
     ]
-    _emit(
+    emit(
         f"Pushed to {store_url}\n"
         + render_table(["graph", "triples", "bytes", "in store"], rows, right_align=[False, True, True, True]),
         "-",
@@ -1121,18 +1006,15 @@ def _progress_reporter():
     return report
 
 
-def _emit(text: str, output: str) -> None:
-    """Write to stdout as UTF-8 whatever the locale, or atomically to a file."""
-    if output == "-":
-        stream = getattr(sys.stdout, "buffer", None)
-        if stream is None:  # stdout replaced by a text-only object
-            sys.stdout.write(text)
-        else:
-            sys.stdout.flush()
-            stream.write(text.encode("utf-8"))
-            stream.flush()
-    else:
-        atomic_write(Path(output), text.encode("utf-8"))
+@cli.command()
+@click.option("--triples", "-n", required=True, type=click.IntRange(min=1), help="Approximate size (rounded up).")
+@click.option("--seed", "-s", default=0, show_default=True, type=int, help="Random seed: same seed, same bytes.")
+@click.option("-o", "--output", required=True, metavar="FILE", help="Turtle file to write; - for stdout.")
+def synth(triples: int, seed: int, output: str) -> None:
+    """Write a synthetic, clearly fictitious graph in our ontology (for benchmarks and tests)."""
+    from kg.synth import synth as generate
+
+    emit(generate(triples, seed), output)
 
 
 def main() -> None:  # pragma: no cover - exercised by `python -m kg`

@@ -1,10 +1,11 @@
 """Write a projected graph (kg.project) in the formats graph tools open.
 
-The registry: ``WRITERS[format] = writer`` where ``writer(graph, options) -> bytes`` takes the
-networkx graph from ``kg.project.project`` or ``class_hierarchy`` and an ``ExportOptions``
-(``dataset`` is needed only by the RDF formats). ``register(format, writer, suffix)`` adds
-one (``kg export --format html`` is registered by its own module). ``write_export`` writes
-the bytes atomically; CSV gives two files (see ``write_export``).
+The registry ``EXPORTS`` is the one table of export formats: ``register(name, writer, suffixes)``
+adds one (kg.page adds html), and `kg export --help`, the format a ``-o`` suffix implies and the
+benchmark's steps all read it. A writer ``writer(graph, options) -> bytes`` takes the networkx graph from
+``kg.project.project`` or ``class_hierarchy`` and an ``ExportOptions`` (``dataset`` is needed
+only by the RDF formats). ``write_export`` writes the bytes atomically; CSV gives two files
+(see ``write_export``).
 
 Every writer is deterministic: nodes and edges sorted, no timestamps, fixed layout seed.
 
@@ -35,17 +36,17 @@ from kg.errors import OutputError, UsageError
 from kg.paths import atomic_write, display
 from kg.project import rdf_of
 from kg.results import serialize_graph
+from kg.styles import colour_of
 
 __all__ = [
     "ExportOptions",
-    "WRITERS",
-    "SUFFIXES",
-    "CATEGORY_COLOURS",
+    "ExportFormat",
+    "EXPORTS",
     "register",
+    "format_of",
     "export_bytes",
     "write_export",
     "layout",
-    "colour_of",
     "edges_path",
 ]
 
@@ -60,47 +61,38 @@ class ExportOptions:
 
 
 Writer = Callable[[nx.Graph, ExportOptions], bytes]
-WRITERS: dict[str, Writer] = {}
-SUFFIXES: dict[str, str] = {}
-
-# Fill colours by top class (the ``category`` node attribute); Okabe–Ito-like, readable with black text.
-CATEGORY_COLOURS: dict[str, str] = {
-    "kg:Place": "#56B4E9",
-    "kg:Agent": "#E69F00",
-    "kg:Initiative": "#009E73",
-    "kg:Facility": "#F0E442",
-    "kg:Event": "#CC79A7",
-    "kg:FundingContribution": "#D55E00",
-    "kg:TargetIndicator": "#A6761D",
-    "kg:Source": "#BBBBBB",
-    "kg:Statement": "#999999",
-    "kg:InformationSystem": "#66A61E",
-    "kg:ValueChainStage": "#0072B2",
-    "kg:TechnologyField": "#7570B3",
-    "kg:IndustrySector": "#E7298A",
-    "kg:FundingLevel": "#FDB462",
-    "owl:Class": "#B3DE69",
-}
-DEFAULT_COLOUR = "#DDDDDD"
 
 
-def register(fmt: str, writer: Writer, suffix: str) -> None:
-    """Add a format to `kg export --format`."""
-    WRITERS[fmt] = writer
-    SUFFIXES[fmt] = suffix
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    writer: Writer
+    suffixes: tuple[str, ...]  # file name endings that mean this format; the first is the usual one
 
 
-def colour_of(data: dict) -> str:
-    return CATEGORY_COLOURS.get(str(data.get("category") or data.get("type", "")), DEFAULT_COLOUR)
+EXPORTS: dict[str, ExportFormat] = {}
+
+
+def register(name: str, writer: Writer, suffixes: tuple[str, ...] | str) -> None:
+    """Add a format to `kg export` (its --format, its help and the suffixes that imply it) and the benchmark."""
+    EXPORTS[name] = ExportFormat(name, writer, (suffixes,) if isinstance(suffixes, str) else tuple(suffixes))
+
+
+def format_of(path: str | Path, explicit: str | None = None) -> str:
+    """The export format: `explicit`, else the one `path`'s suffix implies; a UsageError otherwise."""
+    if explicit is None:
+        suffix = Path(path).suffix.lower()
+        explicit = next((f.name for f in EXPORTS.values() if suffix in f.suffixes), None)
+        if explicit is None:
+            raise UsageError(f"can't tell the format from {str(path)!r}; give --format ({', '.join(sorted(EXPORTS))})")
+    if explicit not in EXPORTS:
+        raise UsageError(f"unknown export format {explicit!r}; use one of {', '.join(sorted(EXPORTS))}")
+    return explicit
 
 
 def export_bytes(fmt: str, graph: nx.Graph, options: ExportOptions | None = None) -> bytes:
     """The file contents of `graph` in `fmt`."""
-    try:
-        writer = WRITERS[fmt]
-    except KeyError:
-        raise UsageError(f"unknown export format {fmt!r}; use one of {', '.join(sorted(WRITERS))}") from None
-    return writer(graph, options or ExportOptions())
+    return EXPORTS[format_of("", fmt)].writer(graph, options or ExportOptions())
 
 
 def edges_path(nodes_path: Path) -> Path:
@@ -481,15 +473,15 @@ def _rdf_writer(fmt: str) -> Writer:
     return write
 
 
-for _fmt, _writer, _suffix in (
-    ("graphml", write_graphml, ".graphml"),
-    ("gexf", write_gexf, ".gexf"),
-    ("cytoscape", write_cytoscape, ".cyjs"),
-    ("d3", write_d3, ".json"),
-    ("dot", write_dot, ".dot"),
-    ("csv", write_csv, ".csv"),
-    ("ttl", _rdf_writer("ttl"), ".ttl"),
-    ("nt", _rdf_writer("nt"), ".nt"),
-    ("jsonld", _rdf_writer("jsonld"), ".jsonld"),
+for _name, _writer, _suffixes in (
+    ("graphml", write_graphml, (".graphml",)),
+    ("gexf", write_gexf, (".gexf",)),
+    ("cytoscape", write_cytoscape, (".cyjs",)),
+    ("d3", write_d3, (".json",)),
+    ("dot", write_dot, (".dot", ".gv")),
+    ("csv", write_csv, (".csv", ".zip")),
+    ("ttl", _rdf_writer("ttl"), (".ttl",)),
+    ("nt", _rdf_writer("nt"), (".nt",)),
+    ("jsonld", _rdf_writer("jsonld"), (".jsonld",)),
 ):
-    register(_fmt, _writer, _suffix)
+    register(_name, _writer, _suffixes)

@@ -44,7 +44,9 @@ from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.term import Node
 
 from kg.engine import Engine, get_engine
-from kg.errors import LinkError, LoadError
+from kg.errors import LinkError, LoadError, UsageError
+from kg.formats import RdfFormat, by_name, by_suffix, names, suffixes
+from kg.names import strip_admin_suffix
 from kg.namespaces import DCTERMS, GEO, GN, KG, KGD, OURS, OWL, RDF, RDFS, SCHEMA, SKOS, VOID, WD, XSD, bind
 from kg.paths import display
 
@@ -53,26 +55,6 @@ log = logging.getLogger(__name__)
 WDT = Namespace("http://www.wikidata.org/prop/direct/")
 FOAF = Namespace("http://xmlns.com/foaf/0.1/")
 GEONAMES_IRI = "https://sws.geonames.org/"
-
-# Input serialisations, by file suffix (more than kg.load accepts: linked data comes as .owl, .json...).
-INPUT_FORMATS: dict[str, str] = {
-    ".ttl": "turtle",
-    ".nt": "nt",
-    ".rdf": "xml",
-    ".owl": "xml",
-    ".xml": "xml",
-    ".jsonld": "json-ld",
-    ".json": "json-ld",
-}
-FORMAT_NAMES: dict[str, str] = {
-    "turtle": "turtle",
-    "ttl": "turtle",
-    "nt": "nt",
-    "xml": "xml",
-    "rdfxml": "xml",
-    "json-ld": "json-ld",
-    "jsonld": "json-ld",
-}
 
 WEIGHTS: dict[str, Decimal] = {
     "label": Decimal("0.40"),
@@ -228,7 +210,6 @@ LATIN_SUFFIXES: tuple[tuple[str, ...], ...] = (
     ("gun",),
 )
 LATIN_PREFIXES: tuple[tuple[str, ...], ...] = (("city", "of"), ("province", "of"))
-HANGUL_SUFFIXES = ("특별자치도", "특별자치시", "광역시", "특별시", "자치도", "시", "군", "도")
 # Names, after folding, that mean the same country (ISO 3166 and GeoNames spell it out).
 NAME_ALIASES = {"republicofkorea": "southkorea", "korearepublicof": "southkorea", "korearepublic": "southkorea"}
 # McCune-Reischauer -> Revised Romanization at the start of a word, longest first.
@@ -266,9 +247,9 @@ def _strip_suffix(words: list[str]) -> list[str]:
             words = words[: -len(suffix)]
             break
     if len(words) == 1 and _HANGUL.search(words[0]):
-        for suffix in HANGUL_SUFFIXES:
-            if words[0].endswith(suffix) and len(words[0]) - len(suffix) >= 2:
-                return [words[0][: -len(suffix)]]
+        stripped = strip_admin_suffix(words[0])
+        if stripped is not None:
+            return [stripped]
     return words
 
 
@@ -658,21 +639,20 @@ def find_links(
 # ---------------------------------------------------------------- reading the other dataset
 
 
-def input_format(path: Path, explicit: str | None = None) -> str:
-    """The rdflib format name for `path`, from --from or its suffix; a one-line error otherwise."""
+def input_format(path: Path, explicit: str | None = None) -> RdfFormat:
+    """The format of `path`, from --from or its suffix; a one-line error otherwise."""
     if explicit:
         try:
-            return FORMAT_NAMES[explicit.lower()]
-        except KeyError:
-            raise LoadError(f"unknown serialisation {explicit!r}; use one of ttl, nt, xml, jsonld") from None
-    try:
-        return INPUT_FORMATS[path.suffix.lower()]
-    except KeyError:
-        known = ", ".join(INPUT_FORMATS)
+            return by_name(explicit)
+        except UsageError:
+            raise LoadError(f"unknown serialisation {explicit!r}; use one of {', '.join(names())}") from None
+    found = by_suffix(path)
+    if found is None:
         raise LoadError(
-            f"{display(path)}: unknown serialisation {path.suffix or '(no suffix)'!r}; use one of {known} "
-            "or name the format with --from"
-        ) from None
+            f"{display(path)}: unknown serialisation {path.suffix or '(no suffix)'!r}; use one of "
+            f"{', '.join(suffixes())} or name the format with --from"
+        )
+    return found
 
 
 def read_external(path: Path, format: str | None = None, engine: Engine | None = None) -> tuple[Graph, str]:

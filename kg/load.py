@@ -5,7 +5,6 @@ Nothing here touches the network: an import without a local file is an error.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -15,20 +14,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib import Graph, Literal, URIRef
 
 from kg.engine import Engine, get_engine
 from kg.errors import LoadError
-from kg.namespaces import KGG, OWL, PREFIXES, bind
+from kg.formats import RdfFormat, by_suffix, suffixes
+from kg.namespaces import OWL, PREFIXES, bind
 from kg.paths import display
 
 log = logging.getLogger(__name__)
 
 ENTRY_FILE = "kg.ttl"
 CATALOG_FILE = "catalog-v001.xml"
-
-# File suffix -> engine parse format. Turtle is the norm; the others are accepted.
-FORMATS: dict[str, str] = {".ttl": "turtle", ".nt": "nt", ".jsonld": "json-ld", ".rdf": "xml"}
 
 
 @dataclass
@@ -45,10 +42,6 @@ class Sources:
 
     ontology: Loaded
     data: Loaded
-
-    def dataset(self) -> Dataset:
-        """The asserted graphs as a Dataset: kgg:ontology and kgg:data, queried as their union by default."""
-        return build_dataset({KGG.ontology: self.ontology.graph, KGG.data: self.data.graph})
 
 
 def load(ontology: Path, data: Iterable[Path], engine: Engine | None = None) -> Sources:
@@ -140,7 +133,8 @@ def data_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix in FORMATS and p.is_file())
+            known = suffixes()
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in known and p.is_file())
             if not found:
                 raise LoadError(f"{display(path)}: no .ttl files in this folder")
             files.extend(found)
@@ -153,67 +147,7 @@ def data_files(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in files))  # a file named twice is read once
 
 
-# -- input fingerprints ----------------------------------------------------------------
-#
-# What a reasoning result or a store was built from: every file read (with its role and
-# sha256), the catalog that resolved the imports, and the listing of each data folder.
-# Checking a fingerprint re-hashes files but parses nothing, so a command can tell in
-# milliseconds whether a cached closure or an on-disk store still matches its inputs.
-
-
-def fingerprint(sources: Sources, ontology: Path, data: Iterable[Path]) -> dict:
-    """A JSON-ready record of the inputs `sources` was loaded from (see `changed_inputs`)."""
-    ontology = Path(ontology)
-    entry = ontology if ontology.is_file() else ontology / ENTRY_FILE
-    catalog = entry.parent / CATALOG_FILE
-    files = [["ontology", str(p), _sha256(p)] for p in sources.ontology.files]
-    files += [["data", str(p), _sha256(p)] for p in sources.data.files]
-    return {
-        "files": files,
-        "catalog": [str(catalog.resolve()), _sha256(catalog) if catalog.is_file() else None],
-        "folders": {str(p.resolve()): _listing(p) for p in map(Path, data) if p.is_dir()},
-    }
-
-
-def changed_inputs(record: dict) -> list[str]:
-    """Files of a fingerprint that changed, vanished or appeared since it was taken (empty: all current)."""
-    changes = []
-    try:
-        for _role, path, digest in record["files"]:
-            if not Path(path).is_file():
-                changes.append(f"{display(path)} (removed)")
-            elif _sha256(Path(path)) != digest:
-                changes.append(display(path))
-        catalog, digest = record["catalog"]
-        if (_sha256(Path(catalog)) if Path(catalog).is_file() else None) != digest:
-            changes.append(display(catalog))
-        for folder, names in record["folders"].items():
-            now = _listing(Path(folder)) if Path(folder).is_dir() else []
-            changes += [f"{display(Path(folder) / n)} (new)" for n in sorted(set(now) - set(names))]
-            changes += [f"{display(Path(folder) / n)} (removed)" for n in sorted(set(names) - set(now))]
-    except (KeyError, TypeError, ValueError):
-        return ["(unreadable input record)"]
-    return sorted(set(changes))
-
-
-def _listing(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.suffix in FORMATS and p.is_file())
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def build_dataset(graphs: dict[URIRef, Graph]) -> Dataset:
-    """A Dataset holding `graphs` as named graphs whose union is the default graph."""
-    dataset = bind(Dataset(default_union=True))
-    for name, graph in graphs.items():
-        context = dataset.graph(name)
-        dataset.addN((s, p, o, context) for s, p, o in graph)
-    return dataset
-
-
-# -- guards on every input file (issue 5) ---------------------------------------------------
+# -- guards on every input file ------------------------------------------------------------
 #
 # rdflib needs minutes and gigabytes for a 100 MB Turtle file, so files above a size limit
 # are refused before parsing (raise it with KG_MAX_INPUT_MB; 0 means no limit). Parsers
@@ -309,13 +243,13 @@ def _refuse_ill_typed(literals: Iterable[Literal], path: Path, graph: Graph | No
     )
 
 
-def file_format(path: Path) -> str:
-    try:
-        return FORMATS[path.suffix]
-    except KeyError:
-        known = ", ".join(FORMATS)
+def file_format(path: Path) -> RdfFormat:
+    """The format a data file's suffix says; a LoadError for a suffix kg does not read."""
+    found = by_suffix(path)
+    if found is None:
         suffix = path.suffix or "(none)"
-        raise LoadError(f"{display(path)}: unknown RDF file type {suffix!r}; use one of {known}") from None
+        raise LoadError(f"{display(path)}: unknown RDF file type {suffix!r}; use one of {', '.join(suffixes())}")
+    return found
 
 
 def _local_name(tag: str) -> str:

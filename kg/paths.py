@@ -37,6 +37,37 @@ def queries_dir() -> Path:
     return resource_root() / "queries"
 
 
+SHAPES_FILE = "shapes.ttl"
+CHECKS_FOLDER = "checks"
+
+
+def _ontology_folder(ontology: Path | None) -> Path | None:
+    if ontology is None:
+        return None
+    folder = Path(ontology)
+    return folder.parent if folder.is_file() else folder
+
+
+def default_shapes(ontology: Path | None = None) -> Path:
+    """ONTOLOGY/shapes.ttl when that folder has one, else the bundled shapes."""
+    folder = _ontology_folder(ontology)
+    if folder is not None and (folder / SHAPES_FILE).is_file():
+        return folder / SHAPES_FILE
+    return ontology_dir() / SHAPES_FILE
+
+
+def check_files(ontology: Path | None = None) -> list[Path]:
+    """The consistency checks: ONTOLOGY/checks/*-violation.rq when that folder exists, else the bundled ones.
+
+    Each is a SPARQL query over the reasoned graph; every row it returns is a violation. Adding
+    a check is adding a file.
+    """
+    folder = _ontology_folder(ontology)
+    if folder is None or not (folder / CHECKS_FOLDER).is_dir():
+        folder = ontology_dir()
+    return sorted((folder / CHECKS_FOLDER).glob("*-violation.rq"))
+
+
 def internal_sparql_dir() -> Path:
     """Queries kg itself runs (stats); queries/ belongs to the ontology authors."""
     return _PACKAGE_DIR / "sparql"

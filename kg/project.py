@@ -52,8 +52,6 @@ _SOURCE_PROPERTIES = (KG.source, DCTERMS.source)
 _LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel)
 # Value nodes (blank nodes) whose literals become attributes of their owner, attribute suffixes.
 _VALUE_PARTS = {KG.value: "", KG.currency: "Currency", KG.unitText: "Unit", KG.unitCode: "UnitCode"}
-# Korean administrative suffixes, so that "군산" finds 군산시 and "대전" 대전광역시.
-_KO_SUFFIXES = ("특별자치도", "특별자치시", "광역시", "특별시", "시", "도", "군")
 
 
 class _Model:
@@ -128,15 +126,17 @@ def project(
     *,
     lang: str = "en",
     inferred: bool = False,
-    region: str | None = None,
+    region: URIRef | None = None,
     classes: Iterable[str] = (),
-    focus: str | None = None,
+    focus: URIRef | None = None,
     depth: int = 1,
 ) -> nx.MultiDiGraph:
-    """The entities of `dataset` as a MultiDiGraph: CURIE node ids, attributes, one edge per object property.
+    """The entities of `dataset` (an rdflib Dataset, kg.graph's `rdflib` view) as a MultiDiGraph: CURIE
+    node ids, attributes, one edge per object property.
 
-    Filters apply in this order: region (members and what they link to), classes, then the
-    neighbourhood of `focus` up to `depth` hops in either direction.
+    Filters apply in this order: `region` (a place's IRI: its members and what they link to),
+    classes, then the neighbourhood of the entity `focus` up to `depth` hops in either direction.
+    Names typed by users are resolved to IRIs before (kg.regions).
     """
     if lang not in LANGS:
         raise UsageError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
@@ -150,13 +150,14 @@ def project(
 
     keep = set(model.entities)
     if region is not None:
-        place = _resolve_region(model, region)
-        members = {e for e in model.entities if place in places.of(e)}
+        members = {e for e in model.entities if region in places.of(e)}
         keep = members | {o for s, _, o in asserted_edges if s in members}
     wanted = _resolve_classes(model, classes)
     if wanted:
         keep = {e for e in keep if _closed_types(model, e) & wanted}
-    focus_iri = _resolve_entity(model, focus) if focus is not None else None
+    focus_iri = focus
+    if focus_iri is not None and focus_iri not in model.types:
+        raise UsageError(f"{curie(focus_iri)} is not an entity of the graph")
     if focus_iri is not None and focus_iri not in keep:
         raise UsageError(f"{curie(focus_iri)} is not in the selected subgraph; drop --region/--class or pick another")
 
@@ -170,7 +171,7 @@ def project(
             "name": "battery-kg",
             "lang": lang,
             "inferred": inferred,
-            "region": curie(_resolve_region(model, region)) if region is not None else "",
+            "region": curie(region) if region is not None else "",
             "classes": " ".join(sorted(curie(c) for c in _resolve_classes(model, classes, closed=False))),
             "focus": curie(focus_iri) if focus_iri is not None else "",
             "depth": depth if focus_iri is not None else 0,
@@ -343,56 +344,6 @@ class _Places:
         """The province-level area (province or metropolitan city) among the entity's places."""
         provinces = [p for p in self.of(entity) if KG.ProvinceLevelArea in _closed_types(self.model, p)]
         return curie(min(provinces, key=curie)) if provinces else ""
-
-
-def _resolve_region(model: _Model, text: str) -> URIRef:
-    places = [e for e in model.entities if KG.Place in _closed_types(model, e)]
-    found = _lookup(model, text, places)
-    if found is None:
-        areas = [e for e in places if KG.AdministrativeArea in _closed_types(model, e)]
-        options = ", ".join(sorted(f"{model.label(a, 'en')} ({curie(a)})" for a in areas))
-        raise UsageError(f"unknown region {text!r}; use one of {options}, or a place's CURIE")
-    return found
-
-
-def _resolve_entity(model: _Model, text: str) -> URIRef:
-    found = _lookup(model, text, model.entities)
-    if found is None:
-        raise UsageError(f"unknown entity {text!r}; give a CURIE such as kgd:gunsan or an exact label")
-    return found
-
-
-def _lookup(model: _Model, text: str, candidates: list[URIRef]) -> URIRef | None:
-    """An entity by CURIE, IRI, or label (rdfs/SKOS labels in any language, case-insensitive)."""
-    wanted = text.strip()
-    by_id = {curie(c): c for c in candidates} | {str(c): c for c in candidates}
-    if wanted in by_id:
-        return by_id[wanted]
-    folded = wanted.casefold()
-    label_properties = (*_LABEL_PROPERTIES, SKOS.altLabel, SKOS.hiddenLabel)
-    for strip in (False, True):
-        hits = sorted(
-            {
-                c
-                for c in candidates
-                for p in label_properties
-                for label in model.everything.objects(c, p)
-                if folded in _variants(str(label), strip)
-            },
-            key=curie,
-        )
-        if hits:
-            # A territory and its government share a Korean name (군산시); prefer the place, then the first CURIE.
-            places = [h for h in hits if KG.Place in _closed_types(model, h)]
-            return (places or hits)[0]
-    return None
-
-
-def _variants(label: str, strip: bool) -> set[str]:
-    folded = label.casefold()
-    if not strip:
-        return {folded}
-    return {folded} | {folded[: -len(s)] for s in _KO_SUFFIXES if folded.endswith(s) and len(folded) > len(s)}
 
 
 def _resolve_classes(model: _Model, names: Iterable[str], closed: bool = True) -> set[URIRef]:

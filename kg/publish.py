@@ -20,6 +20,8 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kg.errors import OutputError, PublishError
+from kg.formats import by_name
+from kg.graph import KnowledgeGraph
 from kg.namespaces import (
     DCAT,
     DCTERMS,
@@ -39,14 +41,14 @@ from kg.namespaces import (
 )
 from kg.paths import display
 from kg.queries import list_queries
-from kg.reason import Inference
 from kg.results import serialize_graph
 
 CHECKSUMS = "SHA256SUMS"
 VOID_FILE = "void.ttl"
 ONTOLOGY_IRI = URIRef("https://w3id.org/battery-kg/ontology")
 DATASET = KGD["dataset"]
-GRAPH_SUFFIXES = {"ttl": "text/turtle", "nt": "application/n-triples", "jsonld": "application/ld+json"}
+# The serialisations each graph of a release is written in (kg.formats names).
+RELEASE_FORMATS = ("ttl", "nt", "jsonld")
 GEONAMES = "https://sws.geonames.org/"
 
 # Outside datasets our curated identity links point into: (slug, title, IRI space).
@@ -60,21 +62,21 @@ class Release:
     files: dict[str, bytes]
 
 
-def build_release(inference: Inference, queries_dir: Path, linksets: Iterable[tuple[str, Graph]] = ()) -> Release:
+def build_release(kg: KnowledgeGraph, queries_dir: Path, linksets: Iterable[tuple[str, Graph]] = ()) -> Release:
     """Render every file of a release from reasoned sources, named queries and extra linksets."""
     files: dict[str, bytes] = {}
-    reasoned = bind(inference.ontology + inference.data + inference.inferred)
-    graphs = {"data/asserted": inference.data, "data/reasoned": reasoned, "ontology/kg": inference.ontology}
+    reasoned = bind(kg.ontology + kg.data + kg.inferred)
+    graphs = {"data/asserted": kg.data, "data/reasoned": reasoned, "ontology/kg": kg.ontology}
     counts: dict[str, int] = {}
     for stem, graph in graphs.items():
-        for suffix in GRAPH_SUFFIXES:
+        for suffix in RELEASE_FORMATS:
             files[f"{stem}.{suffix}"] = serialize_graph(graph, suffix).encode("utf-8")
             counts[f"{stem}.{suffix}"] = len(graph)
 
     # Curated identity links from the data: skos:exactMatch, and owl:sameAs (verified only) kept apart.
     linkset_descriptions = bind(Graph())
     for slug, title, space in TARGETS:
-        exact, same = curated_linksets(inference.data, slug, title, space)
+        exact, same = curated_linksets(kg.data, slug, title, space)
         for name, graph in ((f"linksets/{slug}-exactmatch.ttl", exact), (f"linksets/{slug}-sameas.ttl", same)):
             files[name] = serialize_graph(graph, "ttl").encode("utf-8")
             counts[name] = len(graph)
@@ -93,8 +95,8 @@ def build_release(inference: Inference, queries_dir: Path, linksets: Iterable[tu
         assert info.path is not None
         files[f"queries/{info.path.name}"] = info.path.read_bytes()
 
-    files["ontology/index.html"] = ontology_html(inference.ontology).encode("utf-8")
-    void = describe(inference, reasoned, counts, infos) + void_descriptions(linkset_descriptions)
+    files["ontology/index.html"] = ontology_html(kg.ontology).encode("utf-8")
+    void = describe(kg, reasoned, counts, infos) + void_descriptions(linkset_descriptions)
     for linkset in sorted(linkset_descriptions.subjects(RDF.type, VOID.Linkset)):
         void.add((DATASET, VOID.subset, linkset))
     files[VOID_FILE] = serialize_graph(bind(void), "ttl").encode("utf-8")
@@ -166,9 +168,9 @@ def split_sameas(graph: Graph) -> tuple[Graph, Graph]:
     return rest, same
 
 
-def describe(inference: Inference, reasoned: Graph, counts: dict[str, int], infos: list) -> Graph:
+def describe(kg: KnowledgeGraph, reasoned: Graph, counts: dict[str, int], infos: list) -> Graph:
     """VoID + DCAT description: title, licence and version from the ontology header, counts, vocabularies."""
-    ontology = inference.ontology
+    ontology = kg.ontology
     graph = bind(Graph())
     version = ontology.value(ONTOLOGY_IRI, OWL.versionInfo) or Literal("unversioned")
     graph.add((DATASET, RDF.type, VOID.Dataset))
@@ -189,12 +191,12 @@ def describe(inference: Inference, reasoned: Graph, counts: dict[str, int], info
         (
             DATASET,
             VOID.entities,
-            Literal(len({s for s in inference.data.subjects(RDF.type) if isinstance(s, URIRef)}), datatype=XSD.integer),
+            Literal(len({s for s in kg.data.subjects(RDF.type) if isinstance(s, URIRef)}), datatype=XSD.integer),
         )
     )
     for vocabulary in vocabularies(reasoned):
         graph.add((DATASET, VOID.vocabulary, URIRef(vocabulary)))
-    for example in example_resources(inference.data):
+    for example in example_resources(kg.data):
         graph.add((DATASET, VOID.exampleResource, example))
 
     for path in sorted(counts):
@@ -202,7 +204,7 @@ def describe(inference: Inference, reasoned: Graph, counts: dict[str, int], info
         graph.add((DATASET, DCAT.distribution, node))
         graph.add((node, RDF.type, DCAT.Distribution))
         graph.add((node, DCTERMS.identifier, Literal(path)))
-        graph.add((node, DCAT.mediaType, Literal(GRAPH_SUFFIXES[path.rsplit(".", 1)[1]])))
+        graph.add((node, DCAT.mediaType, Literal(by_name(path.rsplit(".", 1)[1]).media_type)))
         graph.add((node, VOID.triples, Literal(counts[path], datatype=XSD.integer)))
     for info in infos:
         node = KGD[f"dataset/query/{info.name}"]

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -36,9 +36,11 @@ from rdflib.term import Node
 
 from kg import __version__
 from kg.engine import Answer
-from kg.errors import QueryError, RemoteError, UsageError
+from kg.engine.sparql_text import IRI_SAFE, bind_values, ntriples_term
+from kg.errors import RemoteError, UsageError
+from kg.formats import by_media_type
 from kg.namespaces import RDFS
-from kg.results import SPARQL_RESULTS_NS, ntriples_term
+from kg.results import SPARQL_RESULTS_NS
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,6 @@ GENID = "https://w3id.org/battery-kg/.well-known/genid/"
 
 _RESULTS_JSON = "application/sparql-results+json"
 _RESULTS_XML = "application/sparql-results+xml"
-_GRAPH_TYPES = {"text/turtle": "turtle", "application/n-triples": "nt", "application/rdf+xml": "xml"}
 _USER_AGENT = f"battery-kg/{__version__} (+https://w3id.org/battery-kg)"
 _CHUNK = 256 * 1024
 
@@ -288,12 +289,12 @@ def _xml_term(element: ET.Element, ns: str) -> Node:
 
 
 def _parse_graph(endpoint: str, response: _Response) -> Graph:
-    syntax = _GRAPH_TYPES.get(response.content_type)
-    if syntax is None:
+    rdf_format = by_media_type(response.content_type)
+    if rdf_format is None or rdf_format.datasets:
         raise _not_results(endpoint, response)
     graph = Graph()
     try:
-        graph.parse(data=response.body, format=syntax)
+        graph.parse(data=response.body, format=rdf_format.rdflib)
     except Exception as error:  # rdflib's parsers raise many exception types on bad input
         raise RemoteError(f"{endpoint} answered with {response.content_type} that does not parse: {error}") from None
     out = Graph()
@@ -316,97 +317,6 @@ def labels(endpoint: str, iris: Iterable[URIRef], sparql_text: str, *, timeout: 
             if iri is not None and label is not None:
                 graph.add((iri, RDFS.label, label))
     return graph
-
-
-# -- parameters: a VALUES block, never pasted text ------------------------------------
-
-_TOKENS = re.compile(
-    r"""
-    (?P<comment>\#[^\n\r]*)
-  | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*'''
-             |"(?:[^"\\\n\r]|\\.)*"|'(?:[^'\\\n\r]|\\.)*')
-  | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_-]*)
-  | (?P<space>\s+)
-  | (?P<other>.)
-    """,
-    re.X | re.S,
-)
-_IRI_SAFE = re.compile(r'^[^<>"{}|^`\\\x00-\x20]*$')
-
-
-def bind_values(sparql_text: str, bindings: Mapping[str, Node | Sequence[Node]]) -> str:
-    """The query with a `VALUES (?a ?b) { (...) }` block opening its WHERE group.
-
-    Joining an inline VALUES block at the top of the group restricts the query exactly
-    like pre-binding (rdflib initBindings) for the patterns and FILTERs of that group.
-    Terms are written in N-Triples syntax after checking them, so no user text can end
-    the block early. A value may be a list of terms: one row each (used for labels).
-    """
-    if not bindings:
-        return sparql_text
-    names = sorted(bindings)
-    columns = [bindings[n] if isinstance(bindings[n], (list, tuple)) else [bindings[n]] for n in names]
-    if len({len(c) for c in columns}) != 1:
-        raise QueryError("parameters bound to lists must all have the same length")
-    rows = [" ".join(_sparql_term(n, column[i]) for n, column in zip(names, columns, strict=True))
-            for i in range(len(columns[0]))]  # fmt: skip
-    block = f"VALUES ({' '.join('?' + n for n in names)}) {{ {' '.join(f'({row})' for row in rows)} }}"
-    start, end, sub_select = _where_group(sparql_text)
-    if sub_select:  # `{ SELECT ... }` must stay the only thing in its group: wrap it
-        return f"{sparql_text[: start + 1]} {block} {{{sparql_text[start + 1 : end]}}} {sparql_text[end:]}"
-    return f"{sparql_text[: start + 1]} {block}\n{sparql_text[start + 1 :]}"
-
-
-def _sparql_term(name: str, term: Node) -> str:
-    if isinstance(term, URIRef):
-        if not _IRI_SAFE.match(term):
-            raise QueryError(f"--param {name}: <{term}> is not a valid IRI (no spaces, quotes or <>{{}}|^`\\)")
-        return f"<{term}>"
-    if isinstance(term, Literal):
-        if term.datatype is not None and not _IRI_SAFE.match(term.datatype):
-            raise QueryError(f"--param {name}: invalid datatype IRI <{term.datatype}>")
-        if term.language is not None and not re.fullmatch(r"[A-Za-z]+(-[A-Za-z0-9]+)*", term.language):
-            raise QueryError(f"--param {name}: invalid language tag {term.language!r}")
-        return ntriples_term(term)
-    raise QueryError(f"--param {name}: only IRIs and literals can be sent to an endpoint")
-
-
-def _where_group(text: str) -> tuple[int, int, bool]:
-    """Offsets of the outermost WHERE group's `{` and matching `}`, and whether it holds a sub-SELECT."""
-    depth, parens, start = 0, 0, -1
-    after_construct = False  # the next `{` opens CONSTRUCT's template, not the WHERE group
-    sub_select = False
-    previous = ""
-    for match in _TOKENS.finditer(text):
-        kind, token = match.lastgroup, match.group()
-        if kind in ("space", "comment"):
-            continue
-        if start >= 0 and depth == 1 and previous == "{" and kind == "word" and token.upper() == "SELECT":
-            sub_select = True
-        previous = token
-        if kind == "word" and depth == 0 and token.upper() == "CONSTRUCT":
-            after_construct = True
-            continue
-        if token == "(":
-            parens += 1
-        elif token == ")":
-            parens -= 1
-        elif token == "{":
-            if depth == 0 and parens == 0 and start < 0:
-                if after_construct:
-                    depth += 1
-                    after_construct = False
-                    continue
-                start = match.start()
-            depth += 1
-        elif token == "}":
-            depth -= 1
-            if depth == 0 and start >= 0:
-                return start, match.start(), sub_select
-        elif after_construct and depth == 0 and kind == "word":
-            raise QueryError("parameters cannot be bound in the short form CONSTRUCT WHERE; write a CONSTRUCT template")
-    raise QueryError("cannot find the query's WHERE group to bind parameters to")
 
 
 # -- blank nodes between stores -------------------------------------------------------
@@ -574,7 +484,7 @@ def count_triples(endpoint: str, sparql_text: str, *, timeout: float = DEFAULT_T
 
 def check_graph_prefix(prefix: str) -> None:
     """A graph-name prefix must make absolute IRIs that survive a URL query string."""
-    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", prefix) or not _IRI_SAFE.match(prefix):
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", prefix) or not IRI_SAFE.match(prefix):
         raise UsageError(f"--graph-prefix {prefix!r}: expected an absolute IRI such as https://example.org/graph/")
 
 

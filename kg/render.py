@@ -19,10 +19,10 @@ import networkx as nx
 
 from kg.analyze import Coverage, gap_runs
 from kg.errors import RenderError, UsageError
+from kg.styles import OTHER, STYLES, style_of
 
 __all__ = [
     "FORMATS",
-    "STYLES",
     "FONT",
     "graph_dot",
     "value_chain_dot",
@@ -36,30 +36,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMATS = ("svg", "png")
-# First choice, then fallbacks fontconfig may have; all cover Hangul.
+# Noto Sans CJK KR (Debian's fonts-noto-cjk) covers Hangul; fontconfig substitutes another Hangul font if missing.
 FONT = "Noto Sans CJK KR"
-FONT_FALLBACKS = ("Noto Sans CJK KR", "NanumGothic", "UnDotum")
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
-
-# Top kg: class (the projection's `category`) -> (shape, fill colour, English name, Korean name).
-STYLES: dict[str, tuple[str, str, str, str]] = {
-    "kg:Place": ("ellipse", "#a6cee3", "Place", "장소"),
-    "kg:Agent": ("box", "#fdbf6f", "Organisation or person", "기관·사람"),
-    "kg:Initiative": ("box", "#b2df8a", "Initiative", "추진 사업"),
-    "kg:Facility": ("box3d", "#cab2d6", "Facility", "시설"),
-    "kg:Event": ("hexagon", "#fb9a99", "Event", "행사"),
-    "kg:FundingContribution": ("invhouse", "#ffff99", "Funding contribution", "재원 분담"),
-    "kg:TargetIndicator": ("parallelogram", "#e5d8bd", "Target indicator", "목표 지표"),
-    "kg:Source": ("note", "#f2f2f2", "Source", "출처"),
-    "kg:Statement": ("egg", "#fccde5", "Statement", "발언"),
-    "kg:InformationSystem": ("cylinder", "#80b1d3", "Information system", "정보시스템"),
-    "kg:ValueChainStage": ("octagon", "#8dd3c7", "Value-chain stage", "가치사슬 단계"),
-    "kg:TechnologyField": ("component", "#bebada", "Technology field", "기술 분야"),
-    "kg:IndustrySector": ("tab", "#d9d9d9", "Industry sector", "산업 분야"),
-    "kg:FundingLevel": ("cds", "#ffffb3", "Funding level", "재원 구분"),
-}
-_OTHER = ("ellipse", "#ffffff", "Other", "기타")
-_ROUNDED = {"kg:Agent"}
 
 # Supporter counts -> fill, font colour; 0 is a gap and stands out in red.
 _COVERAGE_COLOURS = ((0, "#f8d0cb", "black"), (1, "#c7e9c0", "black"), (2, "#74c476", "black"), (3, "#238b45", "white"))
@@ -91,17 +70,16 @@ def _wrap(text: str, width: int = 24) -> str:
     return "\n".join(textwrap.wrap(text, width=width, break_long_words=True, break_on_hyphens=False)) or text
 
 
-def _style(category: str) -> tuple[str, str, str, str]:
-    return STYLES.get(category, _OTHER)
-
-
 def _font_attrs() -> str:
     return f"fontname={_quote(FONT)}, fontsize=11"
 
 
-def graph_dot(graph: nx.MultiDiGraph, *, lang: str = "en", title: str = "") -> str:
-    """DOT for the projected graph: one node per entity shaped and coloured by its top class,
-    one labelled arrow per edge (inferred ones dashed), and a legend of the classes drawn."""
+def graph_dot(
+    graph: nx.MultiDiGraph, *, lang: str = "en", title: str = "", labels: dict[str, tuple[str, str]] | None = None
+) -> str:
+    """DOT for the projected graph: one node per entity shaped and coloured by its top class
+    (kg.styles), one labelled arrow per edge (inferred ones dashed), and a legend of the classes
+    drawn, named by `labels` (category -> English, Korean: kg.styles.category_labels)."""
     lines = [
         "digraph kg {",
         f"  graph [{_font_attrs()}, rankdir=LR, overlap=false, splines=true, nodesep=0.25, ranksep=0.6,"
@@ -113,26 +91,30 @@ def graph_dot(graph: nx.MultiDiGraph, *, lang: str = "en", title: str = "") -> s
     used: set[str] = set()
     for node in sorted(graph.nodes):
         data = graph.nodes[node]
-        category = data.get("category") or data.get("type", "")
+        category = str(data.get("category") or data.get("type", ""))
         used.add(category if category in STYLES else "")
-        shape, fill, _, _ = _style(category)
+        style = style_of(data)
         label = data.get("label") or data.get("label_en") or node
-        style = "filled,rounded" if category in _ROUNDED else "filled"
         tooltip = f"{node} ({data.get('type', '')})"
         lines.append(
-            f"  {ids[node]} [label={_quote(_wrap(str(label)))}, shape={shape}, fillcolor={_quote(fill)},"
-            f" style={_quote(style)}, tooltip={_quote(tooltip)}];"
+            f"  {ids[node]} [label={_quote(_wrap(str(label)))}, shape={style.shape}, fillcolor={_quote(style.colour)},"
+            f" style={_quote(_filled(style))}, tooltip={_quote(tooltip)}];"
         )
     for s, o, key, data in sorted(graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2])):
         label = data.get("label") or key
         dashed = ", style=dashed" if data.get("inferred") else ""
         lines.append(f"  {ids[s]} -> {ids[o]} [label={_quote(str(label))}{dashed}];")
-    lines += _legend(sorted(used, key=lambda c: list(STYLES).index(c) if c in STYLES else len(STYLES)), lang)
+    order = list(STYLES)
+    lines += _legend(sorted(used, key=lambda c: order.index(c) if c in STYLES else len(order)), lang, labels or {})
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def _legend(categories: Sequence[str], lang: str) -> list[str]:
+def _filled(style) -> str:
+    return "filled,rounded" if style.rounded else "filled"
+
+
+def _legend(categories: Sequence[str], lang: str, labels: dict[str, tuple[str, str]]) -> list[str]:
     if not categories:
         return []
     title = "범례" if lang == "ko" else "Legend"
@@ -142,12 +124,12 @@ def _legend(categories: Sequence[str], lang: str) -> list[str]:
     ]
     previous = None
     for i, category in enumerate(categories):
-        shape, fill, en, ko = _style(category)
+        style = STYLES.get(category, OTHER)
+        en, ko = labels.get(category, ("Other", "기타") if not category else (category, category))
         name = ko if lang == "ko" else en
-        style = "filled,rounded" if category in _ROUNDED else "filled"
         lines.append(
-            f"    legend{i} [label={_quote(name)}, shape={shape}, fillcolor={_quote(fill)}, style={_quote(style)},"
-            f" fontsize=10];"
+            f"    legend{i} [label={_quote(name)}, shape={style.shape}, fillcolor={_quote(style.colour)},"
+            f" style={_quote(_filled(style))}, fontsize=10];"
         )
         if previous is not None:
             lines.append(f"    {previous} -> legend{i} [style=invis];")

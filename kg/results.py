@@ -23,6 +23,7 @@ from rdflib.plugins.serializers.longturtle import LongTurtleSerializer
 from rdflib.term import Node
 
 from kg.engine import Answer, Row
+from kg.engine.sparql_text import ntriples_term
 from kg.errors import UsageError
 from kg.namespaces import PREFIXES, RDFS, XSD_NUMBERS, bind
 
@@ -270,24 +271,6 @@ def _write_tsv(answer: Answer, rows: Iterable[Row], out: BinaryIO) -> int:
 
 
 _WRITERS = {"csv": _write_csv, "tsv": _write_tsv, "json": _write_json, "xml": _write_xml}
-
-
-_NT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def ntriples_term(term: Node) -> str:
-    """A term in N-Triples syntax, escaping tabs and newlines so TSV cells stay one field."""
-    if isinstance(term, URIRef):
-        return f"<{term}>"
-    if isinstance(term, BNode):
-        return f"_:{term}"
-    assert isinstance(term, Literal)
-    quoted = '"' + "".join(_NT_ESCAPES.get(char, char) for char in str(term)) + '"'
-    if term.language:
-        return f"{quoted}@{term.language}"
-    if term.datatype:
-        return f"{quoted}^^<{term.datatype}>"
-    return quoted
 
 
 # -- terminal table ------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Serve the reasoned graph over the SPARQL 1.1 Protocol with Oxigraph's own server.
 
-We write no database and no HTTP server: kg writes the three named graphs as N-Quads,
+We write no database and no HTTP server: kg writes the named graphs as N-Quads,
 `oxigraph load` builds a store from them in a temporary folder, and
 `oxigraph serve-read-only` answers queries (union of the graphs as the default graph,
 CORS on, a query time limit). Oxigraph's server ships in the `oxigraph` wheel on PyPI,
@@ -21,18 +21,14 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rdflib import BNode, Graph, URIRef
-from rdflib.term import Node
-
 from kg.errors import ServerError, UsageError
+from kg.graph import KnowledgeGraph
 from kg.paths import display
 from kg.queries import QueryInfo
-from kg.remote import stable_bnode_names
-from kg.results import ntriples_term
+from kg.results import render_table
 
 OXIGRAPH_ENV = "KG_OXIGRAPH"
 INSTALL_HINT = "pip install 'battery-kg[server]'"
@@ -57,19 +53,15 @@ def find_oxigraph() -> str:
     raise ServerError(f"kg serve needs Oxigraph's SPARQL server, which is not installed: {INSTALL_HINT}")
 
 
-def write_nquads(graphs: Mapping[URIRef, Graph], path: Path) -> int:
-    """Write each graph under its name as sorted N-Quads (blank nodes shared across graphs); return the count."""
-    names = stable_bnode_names(t for graph in graphs.values() for t in graph)
-
-    def term(node: Node) -> str:
-        return f"_:b{names[node]}" if isinstance(node, BNode) else ntriples_term(node)
-
-    lines = sorted(
-        {f"{term(s)} {term(p)} {term(o)} <{name}> .\n" for name, graph in graphs.items() for s, p, o in graph}
-    )
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.writelines(lines)
-    return len(lines)
+def store_of(kg: KnowledgeGraph, binary: str, temp: Path) -> tuple[Path, str]:
+    """An Oxigraph store of `kg`'s graphs in `temp`, built by `oxigraph load` from its N-Quads; and what it holds."""
+    nquads = temp / "graphs.nq"
+    with open(nquads, "wb") as out:
+        kg.dump_nquads(out)
+    location = temp / "store"
+    build_store(binary, nquads, location)
+    nquads.unlink()
+    return location, f"the reasoned graph ({sum(kg.record.counts.values()):,} triples)"
 
 
 def build_store(binary: str, nquads: Path, location: Path) -> None:
@@ -237,3 +229,26 @@ def write_index(path: Path, base_url: str, queries: list[tuple[QueryInfo, str]])
         "</body></html>\n"
     )
     path.write_text(page, encoding="utf-8")
+
+
+def banner(server: Server, what: str, queries: list[QueryInfo], index: Path, timeout: int) -> str:
+    """What `kg serve` prints once the server answers: where to query, the named queries, examples."""
+    example = next((info for info in queries if not any(not p.optional for p in info.params or ())), None)
+    lines = [
+        f"Serving {what} read-only with Oxigraph",
+        f"  SPARQL endpoint  {server.query_url}",
+        "                   graphs kgg:ontology, kgg:data, kgg:inferred; their union is the default graph",
+        f"  query editor     {server.base_url}",
+        f"  named queries    {index.as_uri()}  (each link opens the query in the editor)",
+        "",
+        render_table(["name", "title"], [[info.name, info.title] for info in queries]).rstrip("\n"),
+        "",
+        "Try:",
+    ]
+    if example is not None:
+        lines += [
+            f"  curl -H 'Accept: text/csv' --data-urlencode query@{example.path} {server.query_url}",
+            f"  kg query {example.name} --endpoint {server.query_url}",
+        ]
+    lines += ["", f"Queries stop after {timeout} s; updates are refused. Press Ctrl-C to stop."]
+    return "\n".join(lines)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rdflib import Dataset, URIRef
+from rdflib import URIRef
 
-from kg.engine import Engine
-from kg.namespaces import KGG
+from kg.graph import GRAPHS, KnowledgeGraph
 from kg.paths import internal_sparql_dir
-from kg.queries import run
-
-GRAPHS = {"ontology": KGG.ontology, "data": KGG.data, "inferred": KGG.inferred}
 
 
 @dataclass
@@ -20,10 +16,10 @@ class Stats:
     classes: list[tuple[URIRef, int]]  # most specific kg: class -> entities, largest first
 
 
-def stats(dataset: Dataset, engine: Engine | None = None) -> Stats:
+def stats(kg: KnowledgeGraph) -> Stats:
     """Count with the two queries in kg/sparql/, so the numbers can be checked in any SPARQL tool."""
     sparql = internal_sparql_dir()
-    per_graph = {row[0]: int(row[1]) for row in run(sparql / "triples-per-graph.rq", dataset, engine=engine).rows}
+    per_graph = {row[0]: int(row[1]) for row in kg.run(sparql / "triples-per-graph.rq").rows}
     triples = {name: per_graph.get(iri, 0) for name, iri in GRAPHS.items()}
-    classes = [(row[0], int(row[1])) for row in run(sparql / "entities-per-class.rq", dataset, engine=engine).rows]
+    classes = [(row[0], int(row[1])) for row in kg.run(sparql / "entities-per-class.rq").rows]
     return Stats(triples, classes)

@@ -5,44 +5,37 @@ that can't be read at all raise (LoadError...). Every finding is placed: the ent
 about, the file and line where that entity's subject starts, and the fact rows (`# A5`)
 its comments cite.
 
-The shapes (ontology/shapes.ttl) run over the asserted ontology + data, so they can guard
-reasoning and point at what someone wrote; the `kg/sparql/*-violation.rq` queries run over
-the closure, where inconsistencies become visible. Reports are cached by the inputs' content,
-so the check in front of `kg query` costs a few file hashes when nothing changed.
+The shapes (ontology/shapes.ttl) run over the asserted ontology + data, so they point at what
+someone wrote; the checks (ontology/checks/*-violation.rq) run over the closure, where
+inconsistencies become visible. Both run on the one reasoned graph a command opened
+(kg.graph); the report is kept in that graph's cache record, so the check in front of
+`kg query` costs nothing when nothing changed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
-from importlib.metadata import version
 from pathlib import Path
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from kg.engine import Engine, get_engine
-from kg.errors import LoadError, OutputError
-from kg.load import FORMATS, Sources, load
-from kg.namespaces import DCTERMS, KG, RDF, bind
-from kg.paths import atomic_write, display, internal_sparql_dir, ontology_dir
-from kg.paths import cache_dir as default_cache_dir
-from kg.queries import run
-from kg.reason import Inference, reason_sources
+from kg.engine import get_engine
+from kg.errors import LoadError
+from kg.formats import by_name, by_suffix
+from kg.graph import KnowledgeGraph
+from kg.namespaces import DCTERMS, KG, RDF
+from kg.paths import display
 from kg.results import curie
 
 log = logging.getLogger(__name__)
 
-SHAPES_FILE = "shapes.ttl"
 SEVERITIES = ("violation", "warning", "info")
-# Bump when findings or their placement change, so cached reports are not reused.
-VALIDATOR_VERSION = "1"
 
 _SH = "http://www.w3.org/ns/shacl#"
 _SEVERITY = {URIRef(_SH + "Violation"): "violation", URIRef(_SH + "Warning"): "warning", URIRef(_SH + "Info"): "info"}
@@ -135,68 +128,27 @@ def _finding_order(f: Finding):
 # -- entry points ----------------------------------------------------------------------
 
 
-def default_shapes(ontology: Path | None = None) -> Path:
-    """ONTOLOGY/shapes.ttl when that folder has one, else the bundled shapes."""
-    if ontology is not None:
-        folder = Path(ontology)
-        folder = folder.parent if folder.is_file() else folder
-        if (folder / SHAPES_FILE).is_file():
-            return folder / SHAPES_FILE
-    return ontology_dir() / SHAPES_FILE
-
-
-def validate_paths(
-    ontology: Path,
-    data: Iterable[Path],
-    engine: Engine | None = None,
-    *,
-    shapes: Path | None = None,
-    use_cache: bool = True,
-    cache_dir: Path | None = None,
-) -> Report:
-    """Validate data files or folders against the shapes (+ ontology); a cached report when inputs are unchanged."""
-    engine = engine or get_engine()
-    data = [Path(p) for p in data]
-    shapes = Path(shapes) if shapes else default_shapes(ontology)
-    record_path = (
-        Path(cache_dir or default_cache_dir()) / f"validation-{_record_key(ontology, data, shapes, engine)}.json"
-    )
-    if use_cache:
-        cached = _read_record(record_path)
-        if cached is not None:
-            log.info("validation cache hit: %s", display(record_path))
-            return cached
-    sources = load(ontology, data, engine)
-    report = validate(sources, engine, shapes=shapes, use_cache=use_cache, cache_dir=cache_dir)
-    if use_cache:
-        _write_record(record_path, sources, data, shapes, report)
+def check(kg: KnowledgeGraph, shapes: Path) -> Report:
+    """The report of `kg` against `shapes`: kept in its cache record, made (and kept) when missing."""
+    if kg.record.report is not None:
+        log.info("validation report from the cache record")
+        return Report.from_dict(kg.record.report)
+    report = validate(kg, shapes)
+    kg.remember(replace(kg.record, report=report.to_dict()))
     return report
 
 
-def validate(
-    sources: Sources,
-    engine: Engine | None = None,
-    *,
-    shapes: Path | None = None,
-    inference: Inference | None = None,
-    use_cache: bool = True,
-    cache_dir: Path | None = None,
-) -> Report:
-    """Shapes over the asserted graphs, then the *-violation.rq queries over the closure."""
-    engine = engine or get_engine()
-    shapes = Path(shapes) if shapes else ontology_dir() / SHAPES_FILE
-    asserted = bind(Graph())
-    asserted += sources.ontology.graph
-    asserted += sources.data.graph
+def validate(kg: KnowledgeGraph, shapes: Path) -> Report:
+    """Shapes over what was written (ontology + data, no inferences), then the checks over the closure."""
+    shapes = Path(shapes)
+    asserted = kg.asserted
     raw = check_shapes(asserted, read_shapes(shapes), display(shapes))
-    if inference is None:
-        inference = reason_sources(sources, engine, use_cache=use_cache, cache_dir=cache_dir)
-    raw += check_consistency(inference, engine)
-    files = [*sources.data.files, *sources.ontology.files]
+    raw += check_consistency(kg, kg.record.files("checks"))
+    files = [*kg.data_files, *kg.ontology_files]
     placer = _Placer(asserted, files)
     findings = sorted({placer.place(f) for f in raw}, key=lambda f: (f.entity, *_finding_order(f)))
     entities = {f.entity: placer.entity_place(f.entity) for f in findings}
-    return Report(findings, entities, [str(p) for p in files], str(shapes), engine.name, len(sources.data.files))
+    return Report(findings, entities, [str(p) for p in files], str(shapes), kg.engine.name, len(kg.data_files))
 
 
 def read_shapes(path: Path) -> Graph:
@@ -204,7 +156,7 @@ def read_shapes(path: Path) -> Graph:
     path = Path(path)
     if not path.is_file():
         raise LoadError(f"{display(path)}: no such shapes file")
-    return get_engine().parse(path, FORMATS.get(path.suffix, "turtle"))
+    return get_engine().parse(path, by_suffix(path) or by_name("ttl"))
 
 
 # -- SHACL -------------------------------------------------------------------------------
@@ -288,18 +240,11 @@ def _path_text(graph: Graph, node: Node) -> str:
 # -- OWL 2 RL consistency ------------------------------------------------------------------
 
 
-def violation_queries() -> list[Path]:
-    """kg/sparql/*-violation.rq: each row any of them returns is an error."""
-    return sorted(internal_sparql_dir().glob("*-violation.rq"))
-
-
-def check_consistency(inference: Inference, engine: Engine | None = None) -> list[_Raw]:
-    """Run every *-violation.rq over the reasoned dataset; rows carry ?focus ?message and maybe ?path ?value."""
-    engine = engine or get_engine()
-    dataset = inference.queryable(engine) if hasattr(inference, "queryable") else inference.dataset()
+def check_consistency(kg: KnowledgeGraph, checks: list[Path]) -> list[_Raw]:
+    """Run every check (*-violation.rq) over the reasoned graph; rows carry ?focus ?message and maybe ?path ?value."""
     found = []
-    for query in violation_queries():
-        answer = run(query, dataset, engine=engine)
+    for query in checks:
+        answer = kg.run(query)
         for row in answer.rows:
             values = dict(zip(answer.variables, row, strict=True))
             path = values.get("path")
@@ -494,72 +439,6 @@ def _compact(message: str) -> str:
     """<https://w3id.org/battery-kg/ontology#Place> -> kg:Place inside messages."""
     message = re.sub(r"<(https?://[^>\s]+)>", lambda m: curie(URIRef(m.group(1))), message)
     return " ".join(message.split())
-
-
-# -- cache -------------------------------------------------------------------------------------
-
-
-def _record_key(ontology: Path, data: list[Path], shapes: Path, engine: Engine) -> str:
-    digest = hashlib.sha256()
-    parts = ("battery-kg validation", VALIDATOR_VERSION, engine.name, engine.version, version("pyshacl"))
-    for part in (*parts, str(Path(ontology).resolve()), str(Path(shapes).resolve()), *(str(p.resolve()) for p in data)):
-        digest.update(part.encode() + b"\0")
-    return digest.hexdigest()
-
-
-def _fingerprint(paths: Iterable[Path]) -> dict[str, str | None]:
-    return {str(p): (_sha256(p) if p.is_file() else None) for p in paths}
-
-
-def _sha256(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return ""
-
-
-def _listings(data: list[Path]) -> dict[str, list[str]]:
-    return {
-        str(p.resolve()): sorted(q.name for q in p.iterdir() if q.suffix in FORMATS and q.is_file())
-        for p in data
-        if p.is_dir()
-    }
-
-
-def _inputs(report: Report, shapes: Path, catalog: Path) -> list[Path]:
-    checks = violation_queries()
-    return [*(Path(f) for f in report.files), Path(shapes).resolve(), catalog.resolve(), *checks]
-
-
-def _write_record(path: Path, sources: Sources, data: list[Path], shapes: Path, report: Report) -> None:
-    catalog = Path(sources.ontology.files[0]).parent / "catalog-v001.xml" if sources.ontology.files else Path("-")
-    record = {
-        "inputs": _fingerprint(_inputs(report, shapes, catalog)),
-        "folders": _listings(data),
-        "data": [str(p.resolve()) for p in data],
-        "report": report.to_dict(),
-    }
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8"))
-    except (OSError, OutputError) as error:  # a cache that can't be written only costs time
-        log.warning("could not write validation cache %s: %s", display(path), error)
-
-
-def _read_record(path: Path) -> Report | None:
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        inputs = record["inputs"]
-        if _fingerprint(Path(p) for p in inputs) != inputs:
-            return None
-        if _listings([Path(p) for p in record["data"]]) != record["folders"]:
-            return None
-        return Report.from_dict(record["report"])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        log.warning("ignoring unreadable validation cache %s (%s)", display(path), error)
-        return None
 
 
 # -- reports as text -----------------------------------------------------------------------------

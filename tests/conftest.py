@@ -71,27 +71,39 @@ def bundled_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("bundled-cache")
 
 
-@pytest.fixture(scope="session")
-def bundled_inference(bundled_cache_dir: Path):
-    """The bundled ontology + data/ reasoned once by the engine `kg` uses by default, as users see it,
-    and cached so the CLI tests never reason again."""
-    from kg.engine import DEFAULT_ENGINE, get_engine
-    from kg.load import load
-    from kg.paths import data_dir, ontology_dir
-    from kg.reason import reason_sources
+def open_bundled(engine_name: str, cache: Path):
+    """The bundled ontology + data/ opened as users open it, by the named engine, cached in `cache`."""
+    from kg.engine import get_engine
+    from kg.graph import Inputs, open_graph
+    from kg.paths import data_dir, default_shapes, ontology_dir
 
-    engine = get_engine(DEFAULT_ENGINE)
-    return reason_sources(load(ontology_dir(), [data_dir()], engine), engine, cache_dir=bundled_cache_dir)
+    inputs = Inputs(ontology_dir(), (data_dir(),), get_engine(engine_name), shapes=default_shapes(), cache=cache)
+    return open_graph(inputs)
 
 
 @pytest.fixture(scope="session")
-def bundled_dataset(bundled_inference):
-    """kgg:ontology, kgg:data and kgg:inferred of the bundled graph; read-only, shared by all tests."""
-    return bundled_inference.dataset()
+def bundled_kg(bundled_cache_dir: Path):
+    """The bundled graph reasoned once by the engine `kg` uses by default, as users see it, and cached
+    so the CLI tests never reason again."""
+    from kg.engine import DEFAULT_ENGINE
+
+    return open_bundled(DEFAULT_ENGINE, bundled_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def bundled_reference_kg(bundled_cache_dir: Path):
+    """The bundled graph reasoned once by the reference engine (owlrl), shared by every test that needs it."""
+    return open_bundled("reference", bundled_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def bundled_dataset(bundled_kg):
+    """kgg:ontology, kgg:data and kgg:inferred of the bundled graph as an rdflib Dataset; read-only."""
+    return bundled_kg.rdflib
 
 
 @pytest.fixture
-def bundled_cache(bundled_inference, bundled_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def bundled_cache(bundled_kg, bundled_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Point `kg` at the session's filled cache, so CLI tests on the bundled data skip owlrl."""
     monkeypatch.setenv("KG_CACHE_DIR", str(bundled_cache_dir))
     return bundled_cache_dir

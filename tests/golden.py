@@ -55,7 +55,9 @@ def _cases() -> list[Case]:
             cases.append(Case(f"query-{name}.{fmt}", ("query", name, *params, "--format", fmt)))
     cases.append(Case("query-entity-no-labels.table", ("query", "entity", *named["entity"], "--no-labels")))
     cases.append(Case("query-list.table", ("query", "--list")))
-    cases.append(Case("query-construct.ttl", ("query", "-e", "CONSTRUCT { ?s ?p ?o } WHERE { ?s a kg:Facility ; ?p ?o }")))
+    cases.append(
+        Case("query-construct.ttl", ("query", "-e", "CONSTRUCT { ?s ?p ?o } WHERE { ?s a kg:Facility ; ?p ?o }"))
+    )
     cases.append(Case("query-ask.json", ("query", "-e", "ASK { ?s a kg:Plan }", "--format", "json")))
     cases.append(Case("query-timeline.xml", ("query", "timeline", "--format", "xml")))
     cases.append(Case("query-timeline.tsv", ("query", "timeline", "--format", "tsv")))

@@ -9,11 +9,10 @@ import json
 import pytest
 
 from kg import analyze as A
-from kg.engine import get_engine
 from kg.errors import UsageError
 from kg.project import class_hierarchy, project
+from kg.regions import resolve_place
 
-ENGINE = get_engine("reference")
 STAGES = [
     "kgc:stage-raw-materials",
     "kgc:stage-precursor",
@@ -30,12 +29,12 @@ STAGES = [
 
 
 @pytest.fixture(scope="module")
-def ds(bundled_dataset):
-    return bundled_dataset
+def ds(bundled_reference_kg):
+    return bundled_reference_kg
 
 
 def test_value_chain_is_the_ring_of_valuechain_ttl(ds):
-    chain = A.value_chain(ds, ENGINE)
+    chain = A.value_chain(ds)
     assert [s.curie for s in chain] == STAGES
     assert [s.order for s in chain] == list(range(1, 12))
     feeds = {s.curie: s.feeds_into for s in chain}
@@ -50,12 +49,12 @@ def test_value_chain_is_the_ring_of_valuechain_ttl(ds):
 
 @pytest.mark.parametrize("name", ["Gunsan", "gunsan", "KUNSAN", "군산시", "군산", "kgd:gunsan"])
 def test_resolve_region_by_any_name(ds, name):
-    assert A.resolve_region(ds, name, ENGINE).curie == "kgd:gunsan"
+    assert resolve_place(ds, name).curie == "kgd:gunsan"
 
 
 def test_unknown_region_is_a_usage_error(ds):
     with pytest.raises(UsageError, match=r"unknown region 'Atlantis'; use one of Daejeon \(kgd:daejeon\)"):
-        A.resolve_region(ds, "Atlantis", ENGINE)
+        resolve_place(ds, "Atlantis")
 
 
 # Gunsan (gunsan.ttl, located in Gunsan via site → zone 2 → gunsan): the capability programme supports
@@ -68,13 +67,13 @@ DAEJEON = [0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
 
 @pytest.mark.parametrize(("region", "expected"), [("kgd:gunsan", GUNSAN), ("kgd:daejeon", DAEJEON)])
 def test_coverage(ds, region, expected):
-    cov = A.coverage(ds, A.resolve_region(ds, region, ENGINE), ENGINE)
+    cov = A.coverage(ds, resolve_place(ds, region))
     assert [s.curie for s in cov.stages] == STAGES
     assert list(cov.supporters) == expected
 
 
 def test_gap_runs_follow_the_feeds_into_cycle(ds):
-    cov = A.coverage(ds, A.resolve_region(ds, "Gunsan", ENGINE), ENGINE)
+    cov = A.coverage(ds, resolve_place(ds, "Gunsan"))
     runs = A.gap_runs(cov)
     assert [r["stages"] for r in runs] == [
         ["kgc:stage-anode-material", "kgc:stage-electrolyte", "kgc:stage-separator"],
@@ -85,21 +84,21 @@ def test_gap_runs_follow_the_feeds_into_cycle(ds):
     assert runs[2]["fed_by_covered"] == ["kgc:stage-used-battery"]
     assert runs[2]["feeds_covered"] == ["kgc:stage-raw-materials", "kgc:stage-precursor"]
     # Daejeon: one run wrapping round the ring from module-pack back to separator.
-    daejeon = A.gap_runs(A.coverage(ds, A.resolve_region(ds, "Daejeon", ENGINE), ENGINE))
+    daejeon = A.gap_runs(A.coverage(ds, resolve_place(ds, "Daejeon")))
     assert len(daejeon) == 1 and daejeon[0]["stages"] == STAGES[7:] + STAGES[:6]
 
 
 # A5: 369억 = 36,900,000,000 KRW for the analysis-centre project, the only funded initiative with stages.
 def test_funding_by_stage(ds):
-    whole = {f.stage.curie: (f.won, f.initiatives) for f in A.funding_by_stage(ds, None, ENGINE)}
+    whole = {f.stage.curie: (f.won, f.initiatives) for f in A.funding_by_stage(ds, None)}
     funded = {"kgc:stage-precursor", "kgc:stage-cathode-material", "kgc:stage-cell"}
     assert whole == {s: ((36_900_000_000, 1) if s in funded else (0, 0)) for s in STAGES}
-    daejeon = A.funding_by_stage(ds, A.resolve_region(ds, "Daejeon", ENGINE), ENGINE)
+    daejeon = A.funding_by_stage(ds, resolve_place(ds, "Daejeon"))
     assert all(f.won == 0 for f in daejeon)
 
 
 def test_funding_by_level(ds):
-    whole = [(f.level, f.won, f.initiatives) for f in A.funding_by_level(ds, None, ENGINE)]
+    whole = [(f.level, f.won, f.initiatives) for f in A.funding_by_level(ds, None)]
     assert whole == [
         ("", 88_088_000_000, 1),  # B4 880.88억, no level stated
         ("kgc:level-national", 15_000_000_000, 1),  # A5 국비 150억
@@ -108,7 +107,7 @@ def test_funding_by_level(ds):
         ("kgc:level-private", 500_000_000, 1),  # 민자 5억
     ]
     assert sum(w for level, w, _ in whole if level) == 36_900_000_000  # the grants partition the budget
-    gunsan = A.funding_by_level(ds, A.resolve_region(ds, "Gunsan", ENGINE), ENGINE)
+    gunsan = A.funding_by_level(ds, resolve_place(ds, "Gunsan"))
     assert [(f.level, f.label_ko) for f in gunsan] == [
         ("kgc:level-national", "국비"),
         ("kgc:level-municipal", "시비"),
@@ -118,7 +117,7 @@ def test_funding_by_level(ds):
 
 
 def test_central_organisations_and_components(ds):
-    graph, hierarchy = project(ds), class_hierarchy(ds)
+    graph, hierarchy = project(ds.rdflib), class_hierarchy(ds.rdflib)
     top = A.central_organisations(graph, hierarchy, top=3)
     # Gunsan City Government: runBy ×2, budgetSecuredBy ×2, funder (municipal share), organizer, areaServed.
     assert [(o["id"], o["degree"]) for o in top] == [

@@ -15,11 +15,12 @@ import pytest
 from rdflib import BNode, Graph, Literal, URIRef
 
 from kg.engine import get_engine, rules
-from kg.engine.fast import _is_rdflib_literal, _uri_text
+from kg.engine.fast import _iri_text, _is_literal
+from kg.graph import Inputs, open_graph, reason_into
 from kg.load import load
 from kg.namespaces import KGG
 from kg.paths import data_dir, ontology_dir
-from kg.reason import is_noise, noise_mask, reason, reason_files
+from kg.reason import is_noise, noise_mask, reason
 from kg.synth import synth
 
 PREFIXES = """
@@ -109,14 +110,14 @@ def test_compiled_rules_derive_what_each_rule_says():
 
 def _bundled_closure() -> tuple[set, set]:
     sources = load(ontology_dir(), [data_dir()], get_engine("reference"))
-    asserted = set(sources.ontology.graph) | set(sources.data.graph)
-    return asserted, get_engine("fast").closure_triples(asserted)
+    asserted = sources.ontology.graph + sources.data.graph
+    return set(asserted), set(get_engine("fast").closure(asserted))
 
 
 def test_noise_mask_agrees_with_is_noise_on_every_triple():
     asserted, closure = _bundled_closure()
     triples = sorted(closure, key=repr)
-    terms = rules.Interner(URIRef, _uri_text, _is_rdflib_literal)
+    terms = rules.Interner(URIRef, _iri_text, _is_literal)
     mask = noise_mask(terms.encode(triples), terms)
     expected = np.array([is_noise(*t) for t in triples])
     assert mask.tolist() == expected.tolist()
@@ -143,30 +144,32 @@ def test_reasoning_from_files_gives_the_graphs_of_the_rdflib_route(which, tmp_pa
     engine = get_engine("fast")
     sources = load(ontology_dir(), [data], engine)
     expected = reason(sources.ontology.graph, sources.data.graph, engine)
-    reasoned = reason_files(ontology_dir(), [data], engine)
-    assert reasoned.triples == {
+    dataset, record = reason_into(Inputs.of(ontology_dir(), [data], engine))
+    assert record.counts == {
         "ontology": len(expected.ontology),
         "data": len(expected.data),
         "inferred": len(expected.inferred),
     }
     for name, graph in (("ontology", expected.ontology), ("data", expected.data), ("inferred", expected.inferred)):
-        native = set(engine.triples(reasoned.dataset, KGG[name]))
+        native = set(engine.triples(dataset, KGG[name]))
         assert _without_blank_nodes(native) == _without_blank_nodes(graph), name
-    assert reasoned.cache is None and reasoned.record["files"]
+    assert record.files("data") and record.files("ontology")
 
 
-def test_reasoning_from_files_writes_a_cache_the_next_command_reads(tmp_path, monkeypatch):
-    from kg.reason import open_dataset
-
-    monkeypatch.setenv("KG_CACHE_DIR", str(tmp_path / "cache"))
+def test_reasoning_from_files_writes_a_cache_the_next_command_reads(tmp_path, caplog):
     engine = get_engine("fast")
-    first = open_dataset(ontology_dir(), [data_dir()], engine)
+    inputs = Inputs.of(ontology_dir(), [data_dir()], engine, cache=tmp_path / "cache")
+    first = open_graph(inputs)
     caches = sorted((tmp_path / "cache").glob("*.nq"))
     assert len(caches) == 1
-    header = caches[0].read_text(encoding="utf-8").splitlines()[0]
-    assert header == "# battery-kg reasoning cache: ontology=1508 data=494 inferred=1538"
-    second = open_dataset(ontology_dir(), [data_dir()], engine)
-    assert len(second) == len(first) == 1508 + 494 + 1538
+    sources = load(ontology_dir(), [data_dir()], engine)
+    expected = reason(sources.ontology.graph, sources.data.graph, engine)
+    counts = {"ontology": len(expected.ontology), "data": len(expected.data), "inferred": len(expected.inferred)}
+    assert first.record.counts == counts
+    with caplog.at_level(logging.INFO, logger="kg.graph"):
+        second = open_graph(inputs)
+    assert any("reasoning cache hit" in r.getMessage() for r in caplog.records)
+    assert len(second.dataset) == len(first.dataset) == sum(counts.values())
 
 
 def test_the_store_from_files_counts_what_it_holds_and_shares_blank_nodes_between_graphs(tmp_path):
@@ -175,16 +178,17 @@ def test_the_store_from_files_counts_what_it_holds_and_shares_blank_nodes_betwee
     once.write_text(text, encoding="utf-8")
     twice.write_text(text + "\n" + text, encoding="utf-8")  # every triple twice; one document, so one _:x
     engine = get_engine("fast")
-    single, doubled = reason_files(ontology_dir(), [once], engine), reason_files(ontology_dir(), [twice], engine)
-    assert doubled.triples == single.triples
+    single = reason_into(Inputs.of(ontology_dir(), [once], engine))
+    doubled, record = reason_into(Inputs.of(ontology_dir(), [twice], engine))
+    assert record.counts == single[1].counts
     held = {
         str(row["g"].value).rsplit("/", 1)[-1]: int(row["n"].value)
-        for row in doubled.dataset.store.query("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
+        for row in doubled.store.query("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
     }
-    assert held == doubled.triples
+    assert held == record.counts
     # The amounts are blank nodes: the inferred graph must name the very nodes of the data graph.
     blank = {
-        name: {t for triple in engine.triples(doubled.dataset, KGG[name]) for t in triple if isinstance(t, BNode)}
+        name: {t for triple in engine.triples(doubled, KGG[name]) for t in triple if isinstance(t, BNode)}
         for name in ("data", "inferred")
     }
     assert len(blank["data"]) == text.count(" a kg:MonetaryAmount .")

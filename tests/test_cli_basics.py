@@ -170,8 +170,7 @@ def test_keyboard_interrupt_exits_130_quietly(kg, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("kg.cli.load", interrupted)
-    monkeypatch.setattr("kg.cli.open_dataset", interrupted)
+    monkeypatch.setattr("kg.cli.open_graph", interrupted)
     result = kg(*fixture_args("stats"))
     assert (result.exit_code, result.output) == (130, "")
 
@@ -197,21 +196,31 @@ LAYERS = [
     "kg",
     "kg.namespaces",
     "kg.errors",
+    "kg.names",
+    "kg.formats",
     "kg.paths",
     "kg.engine",
     "kg.engine.rules",
+    "kg.engine.terms",
+    "kg.engine.sparql_text",
+    "kg.engine.services",
+    "kg.engine.schema_closure",
+    "kg.engine.filler",
     "kg.engine.reference",
     "kg.engine.fast",
-    "kg.engine.services",
     "kg.load",
     "kg.reason",
-    "kg.store",
-    "kg.synth",
+    "kg.cache",
     "kg.queries",
     "kg.results",
+    "kg.graph",
+    "kg.regions",
+    "kg.store",
+    "kg.synth",
     "kg.stats",
     "kg.validate",
     "kg.project",
+    "kg.styles",
     "kg.export",
     "kg.page",
     "kg.analyze",
@@ -220,6 +229,7 @@ LAYERS = [
     "kg.publish",
     "kg.remote",
     "kg.serve",
+    "kg.process",
     "kg.cli",
     "kg.__main__",
 ]

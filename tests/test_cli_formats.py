@@ -1,7 +1,7 @@
 """`kg` on the bundled ontology and data: every output format parsed back by a real parser, with
 exact values; deterministic `kg reason` output; `kg stats`; `kg query --list`; and bad input.
 
-The bundled graph is reasoned once per session (conftest.bundled_inference); `bundled_cache`
+The bundled graph is reasoned once per session (conftest.bundled_kg); `bundled_cache`
 points kg at that cache, so these tests never wait for owlrl.
 """
 
@@ -211,9 +211,9 @@ FORMATS = [("ttl", "turtle"), ("nt", "nt"), ("jsonld", "json-ld")]
 
 
 @pytest.fixture(scope="module")
-def fresh_closure(bundled_inference) -> Graph:
+def fresh_closure(bundled_kg) -> Graph:
     """The session's own (not cached) reasoning result: asserted + inferred."""
-    return bind(bundled_inference.inferred + bundled_inference.asserted)
+    return bind(bundled_kg.inferred + bundled_kg.asserted)
 
 
 @pytest.mark.parametrize(("fmt", "rdflib_format"), FORMATS)
@@ -239,13 +239,13 @@ def test_reason_nt_is_sorted_and_read_by_pyoxigraph(kg, tmp_path, fresh_closure)
     assert len(triples) == len(fresh_closure)
 
 
-def test_reason_inferred_only_holds_no_asserted_triple(kg, tmp_path, bundled_inference):
+def test_reason_inferred_only_holds_no_asserted_triple(kg, tmp_path, bundled_kg):
     out = tmp_path / "inferred.nt"
     assert kg("reason", "--inferred-only", "-o", str(out)).exit_code == 0
     inferred = Graph().parse(out, format="nt")
-    asserted = bundled_inference.asserted
-    assert len(inferred) == len(bundled_inference.inferred) > 1000
-    assert isomorphic(inferred, bundled_inference.inferred)
+    asserted = bundled_kg.asserted
+    assert len(inferred) == len(bundled_kg.inferred) > 1000
+    assert isomorphic(inferred, bundled_kg.inferred)
     ground = [t for t in inferred if not any(isinstance(term, BNode) for term in t)]
     assert ground and [t for t in ground if t in asserted] == []
     # Key entailments are there; asserted facts are not.
@@ -301,15 +301,15 @@ def _table(text: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", line.strip()) for line in lines[rule + 1 :] if line.strip()]
 
 
-def test_stats_counts_match_the_graphs(kg, bundled_inference):
+def test_stats_counts_match_the_graphs(kg, bundled_kg):
     result = kg("stats")
     assert (result.exit_code, result.stderr) == (0, "")
     triples_part, classes_part = result.stdout.split("\n\n")
     triples = {name: int(n) for name, n in _table(triples_part)}
     assert triples == {
-        "ontology": len(bundled_inference.ontology),
-        "data": len(bundled_inference.data),
-        "inferred": len(bundled_inference.inferred),
+        "ontology": len(bundled_kg.ontology),
+        "data": len(bundled_kg.data),
+        "inferred": len(bundled_kg.inferred),
     }
     # Read independently of kg: every data file, and every ontology file the catalog maps.
     data = Graph()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 
-from kg.load import build_dataset
+from kg.engine import get_engine
 from kg.namespaces import KGG
 from kg.queries import run
 from sparql_answers import expected_cell, has_order_by, oxigraph_answer, oxigraph_store, rdflib_rows, read_expected
@@ -105,7 +105,7 @@ def test_contract_checks_that_expect_nothing_find_decoys(bundled_dataset):
     assert empty == sorted(DECOY_FINDINGS)
     graphs = {name: bundled_dataset.graph(name) for name in (KGG.ontology, KGG.data, KGG.inferred)}
     graphs[KGG.decoys] = Graph().parse(HERE / "data" / "interop" / "decoys.ttl")
-    with_decoys = build_dataset(graphs)
+    with_decoys = get_engine("reference").dataset(graphs)
     for name, findings in DECOY_FINDINGS.items():
         expected = sorted(tuple(expected_cell(cell) for cell in row) for row in findings)
         assert sorted(rdflib_rows(run(HERE / "interop" / f"{name}.rq", with_decoys).rows)) == expected, name

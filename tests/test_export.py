@@ -20,8 +20,10 @@ from pyld import jsonld
 from rdflib import XSD, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
-from kg.export import CATEGORY_COLOURS, WRITERS, ExportOptions, export_bytes, write_export
+from kg.export import EXPORTS, ExportOptions, export_bytes, write_export
+from kg.namespaces import KGD
 from kg.project import class_hierarchy, project, rdf_of
+from kg.styles import STYLES
 
 SCHEMAS = Path(__file__).parent / "schemas"
 OURS = ["graphml", "gexf", "cytoscape", "d3", "dot", "csv", "ttl", "nt", "jsonld"]
@@ -32,7 +34,7 @@ LABELS = ("http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/
 
 @pytest.fixture(scope="module")
 def gunsan(bundled_dataset):
-    return project(bundled_dataset, region="Gunsan")
+    return project(bundled_dataset, region=KGD.gunsan)
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +52,13 @@ def _edge_triples(graph: nx.Graph) -> set[tuple[str, str, str]]:
 
 def test_every_format_is_registered():
     assert OURS
-    assert set(OURS) <= set(WRITERS)
+    assert set(OURS) <= set(EXPORTS)
 
 
 @pytest.fixture(scope="module")
 def two_runs(bundled_dataset):
     """The same subgraph projected twice, independently."""
-    return [project(bundled_dataset, region="Gunsan", inferred=True) for _ in range(2)]
+    return [project(bundled_dataset, region=KGD.gunsan, inferred=True) for _ in range(2)]
 
 
 @pytest.mark.parametrize("fmt", OURS)
@@ -114,7 +116,7 @@ def test_gexf_is_schema_valid_with_colours_and_positions(gunsan, bundled_dataset
     for node in nodes:
         colour = node.find("g:color", ns)
         hex_colour = "#{:02X}{:02X}{:02X}".format(*(int(colour.get(c)) for c in "rgb"))
-        assert hex_colour == CATEGORY_COLOURS[gunsan.nodes[node.get("id")]["category"]]
+        assert hex_colour == STYLES[gunsan.nodes[node.get("id")]["category"]].colour
         assert (node.find("g:position", ns) is not None) == layout
     path = tmp_path / "gunsan.gexf"
     path.write_bytes(data)
@@ -341,3 +343,27 @@ def test_cli_unwritable_output_leaves_nothing(kg, bundled_cache, tmp_path):
     unknown = kg("export", "-o", str(tmp_path / "graph.xyz"))
     assert unknown.exit_code == 2 and unknown.stderr.startswith("Error: can't tell the format from")
     assert list(tmp_path.glob("graph*")) == []
+
+
+def test_a_format_registered_in_one_place_reaches_help_suffixes_and_the_benchmark(kg, bundled_cache, tmp_path):
+    import importlib.util
+
+    from kg.export import register
+
+    def write_counts(graph, options):
+        return f"{graph.number_of_nodes()} nodes\n".encode()
+
+    register("counts", write_counts, (".counts",))
+    try:
+        assert "counts" in kg("export", "--help").stdout and ".counts" in kg("export", "--help").stdout
+        out = tmp_path / "graph.counts"
+        result = kg("export", "-o", str(out))  # the format from the suffix alone
+        assert result.exit_code == 0, result.output
+        assert out.read_text(encoding="utf-8").endswith(" nodes\n")
+        spec = importlib.util.spec_from_file_location("bench_run", Path(__file__).parent.parent / "bench" / "run.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        assert "counts" in bench.export_formats()
+    finally:
+        EXPORTS.pop("counts")
+    assert "counts" not in kg("export", "--help").stdout

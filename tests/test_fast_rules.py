@@ -66,7 +66,7 @@ def test_fast_closure_needs_every_rule_and_equals_the_reference():
 
 def test_reasonable_terms_are_plain_rdflib_terms_and_rdflib_is_left_as_it_was():
     classes = rdflib.URIRef, rdflib.Literal, rdflib.BNode
-    closure = get_engine("fast").closure_triples(_graph())
+    closure = set(get_engine("fast").closure(_graph()))
     assert (rdflib.URIRef, rdflib.Literal, rdflib.BNode) == classes
     labels = {o for s, p, o in closure if s == EX.m and p == RDFS.label}
     assert labels == {Literal("plain")}

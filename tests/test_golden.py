@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from golden import CASES, GOLDEN, run_case, stored_name
 
 

@@ -352,12 +352,12 @@ def test_unknown_serialisation(kg, tmp_path, in_data_dir):
     result = kg("link", "link/bad/places.csv", "-o", str(out))
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: link/bad/places.csv: unknown serialisation '.csv'; use one of .ttl, .nt, .rdf, .owl, .xml, .jsonld, "
-        ".json or name the format with --from\n"
+        "Error: link/bad/places.csv: unknown serialisation '.csv'; use one of .ttl, .nt, .jsonld, .json, .rdf, "
+        ".owl, .xml, .nq, .trig or name the format with --from\n"
     )
     assert not out.exists()
     result = kg("link", "link/bad/places.csv", "-o", str(out), "--from", "csv")
-    assert result.stderr == "Error: unknown serialisation 'csv'; use one of ttl, nt, xml, jsonld\n"
+    assert result.stderr == "Error: unknown serialisation 'csv'; use one of ttl, nt, jsonld, xml, nq, trig\n"
 
 
 def test_no_labels(kg, tmp_path, in_data_dir):

@@ -9,6 +9,7 @@ from rdflib import Graph, Literal
 from rdflib.compare import isomorphic
 
 from conftest import DATA, KG_DATA, ONTOLOGY
+from kg.engine import get_engine
 from kg.errors import LoadError
 from kg.load import load, load_data, load_ontology, read_catalog
 from kg.namespaces import KG, KGD, KGG, OWL, RDFS
@@ -56,7 +57,7 @@ def test_other_serializations_load_by_suffix(name):
 
 def test_sources_dataset_has_named_graphs_and_union_default(tmp_path):
     sources = load(ONTOLOGY, [KG_DATA])
-    dataset = sources.dataset()
+    dataset = get_engine("reference").dataset({KGG.ontology: sources.ontology.graph, KGG.data: sources.data.graph})
     assert {g.identifier for g in dataset.graphs() if len(g)} == {KGG.ontology, KGG.data}
     assert len(dataset.graph(KGG.data)) == len(sources.data.graph)
     assert (KG.CellMaker, RDFS.subClassOf, KG.Company) in dataset  # union of all graphs
@@ -85,7 +86,8 @@ def test_sources_dataset_has_named_graphs_and_union_default(tmp_path):
         ),
         (
             ["--data", "bad/notes.txt"],
-            "Error: bad/notes.txt: unknown RDF file type '.txt'; use one of .ttl, .nt, .jsonld, .rdf\n",
+            "Error: bad/notes.txt: unknown RDF file type '.txt'; "
+            "use one of .ttl, .nt, .jsonld, .json, .rdf, .owl, .xml, .nq, .trig\n",
         ),
         (
             ["--data", "bad/space-in-iri.ttl"],

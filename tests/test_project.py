@@ -7,10 +7,13 @@ from pathlib import Path
 import networkx as nx
 import pyoxigraph as ox
 import pytest
+from rdflib import URIRef
 
 from kg.errors import UsageError
+from kg.namespaces import KGD
 from kg.paths import data_dir, ontology_dir
 from kg.project import class_hierarchy, project
+from kg.regions import resolve_entity, resolve_place
 
 KG = "https://w3id.org/battery-kg/ontology#"
 PREFIXES = {
@@ -170,8 +173,8 @@ def test_korean_labels(bundled_dataset):
 
 
 @pytest.mark.parametrize("region", ["Gunsan", "gunsan", "군산", "군산시", "kgd:gunsan"])
-def test_region_subgraph_is_exact(bundled_dataset, asserted_store, region):
-    graph = project(bundled_dataset, region=region)
+def test_region_subgraph_is_exact(bundled_kg, bundled_dataset, asserted_store, region):
+    graph = project(bundled_dataset, region=URIRef(resolve_place(bundled_kg, region).iri))
     assert set(graph.nodes) == GUNSAN_MEMBERS | GUNSAN_LINKED
     assert set(graph.edges(keys=True)) == _asserted_edges(asserted_store, GUNSAN_MEMBERS | GUNSAN_LINKED)
     assert graph.number_of_edges() == 61
@@ -179,10 +182,10 @@ def test_region_subgraph_is_exact(bundled_dataset, asserted_store, region):
 
 
 def test_regions_do_not_mix(bundled_dataset):
-    daejeon = project(bundled_dataset, region="대전")
+    daejeon = project(bundled_dataset, region=KGD.daejeon)
     assert not GUNSAN_MEMBERS & set(daejeon.nodes)
     assert {d["region"] for n, d in daejeon.nodes(data=True) if n.startswith("kgd:daejeon-")} == {"kgd:daejeon"}
-    jeonbuk = project(bundled_dataset, region="Jeonbuk State")
+    jeonbuk = project(bundled_dataset, region=KGD["jeonbuk-state"])
     assert GUNSAN_MEMBERS | {"kgd:jeonbuk-technopark", "kgd:jeonbuk-technopark-battery-unit"} <= set(jeonbuk.nodes)
 
 
@@ -220,8 +223,8 @@ def test_inferred_edges_are_only_the_most_specific(bundled_dataset):
     assert graph.edges["kgd:gunsan-analysis-centre-project", "kgd:motie", "kg:fundedBy"]["label"] == "funded by"
 
 
-def test_focus_neighbourhood(bundled_dataset):
-    graph = project(bundled_dataset, focus="kgd:gunsan-analysis-centre", depth=1)
+def test_focus_neighbourhood(bundled_kg, bundled_dataset):
+    graph = project(bundled_dataset, focus=KGD["gunsan-analysis-centre"], depth=1)
     assert set(graph.nodes) == {
         "kgd:gunsan-analysis-centre",
         "kgd:gunsan-analysis-centre-project",
@@ -230,20 +233,19 @@ def test_focus_neighbourhood(bundled_dataset):
         "kgc:stage-cathode-material",
     }
     assert graph.graph["focus"] == "kgd:gunsan-analysis-centre"
-    by_label = project(bundled_dataset, focus="이차전지 실시간 고도분석센터", depth=0)
+    by_label = project(bundled_dataset, focus=resolve_entity(bundled_kg, "이차전지 실시간 고도분석센터"), depth=0)
     assert list(by_label.nodes) == ["kgd:gunsan-analysis-centre"]
-    wider = project(bundled_dataset, focus="kgd:gunsan-analysis-centre", depth=2)
+    wider = project(bundled_dataset, focus=KGD["gunsan-analysis-centre"], depth=2)
     assert set(graph.nodes) < set(wider.nodes)
 
 
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"region": "Seoul"}, "unknown region 'Seoul'; use one of Daejeon (kgd:daejeon), Gunsan (kgd:gunsan)"),
-        ({"focus": "kgd:nowhere"}, "unknown entity 'kgd:nowhere'"),
         ({"classes": ["kg:Spaceship"]}, "unknown class 'kg:Spaceship'; use one of kg:AdministrativeArea"),
         ({"lang": "fr"}, "unknown language 'fr'"),
-        ({"region": "Daejeon", "focus": "kgd:gunsan"}, "kgd:gunsan is not in the selected subgraph"),
+        ({"region": KGD.daejeon, "focus": KGD.gunsan}, "kgd:gunsan is not in the selected subgraph"),
+        ({"focus": KGD.nowhere}, "kgd:nowhere is not an entity of the graph"),
     ],
 )
 def test_unknown_names_are_usage_errors(bundled_dataset, options, message):
@@ -251,6 +253,19 @@ def test_unknown_names_are_usage_errors(bundled_dataset, options, message):
         project(bundled_dataset, **options)
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("resolve", "name", "message"),
+    [
+        (resolve_place, "Seoul", "unknown region 'Seoul'; use one of Daejeon (kgd:daejeon), Gunsan (kgd:gunsan)"),
+        (resolve_entity, "kgd:nowhere", "unknown entity 'kgd:nowhere'"),
+    ],
+)
+def test_unknown_names_do_not_resolve(bundled_kg, resolve, name, message):
+    with pytest.raises(UsageError) as caught:
+        resolve(bundled_kg, name)
+    assert str(caught.value).startswith(message)
 
 
 def test_class_hierarchy(bundled_dataset, asserted_store):

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.usefixtures("bundled_cache")
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory, bundled_cache_dir, bundled_inference) -> Path:
+def release(tmp_path_factory, bundled_cache_dir, bundled_kg) -> Path:
     """One release of the bundled data, built once for the module."""
     from click.testing import CliRunner
 

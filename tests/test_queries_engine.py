@@ -19,10 +19,9 @@ from rdflib.query import Result
 import kg as kg_package
 from conftest import KG_DATA, ONTOLOGY, QUERIES, fixture_args
 from kg.errors import QueryError
-from kg.load import load
+from kg.graph import Inputs, open_graph
 from kg.namespaces import KG, KGD, RDFS, SCHEMA, XSD
 from kg.queries import Param, QueryInfo, list_queries, parse_assignment, parse_term, read_header, run
-from kg.reason import reasoned_dataset
 from kg.results import display_width, ntriples_term
 
 SPARQL_NS = "{http://www.w3.org/2005/sparql-results#}"
@@ -31,7 +30,7 @@ STATEMENTS = ["query", "statements-about", "-p", "entity=kgd:acme-cells"]
 
 @pytest.fixture(scope="module")
 def dataset():
-    return reasoned_dataset(load(ONTOLOGY, [KG_DATA]), use_cache=False)
+    return open_graph(Inputs.of(ONTOLOGY, [KG_DATA], "reference")).rdflib
 
 
 # -- headers and discovery ------------------------------------------------------------

@@ -11,10 +11,11 @@ from rdflib.compare import isomorphic
 from conftest import DATA, KG_DATA, ONTOLOGY, fixture_args
 from kg.engine import get_engine
 from kg.engine.reference import ReferenceEngine
+from kg.graph import Inputs, open_graph
 from kg.load import load
 from kg.namespaces import DCTERMS, KG, KGC, KGD, KGG, OWL, RDF, RDFS, SCHEMA, SKOS, WD, XSD
 from kg.queries import run
-from kg.reason import REASONER_VERSION, cache_key, is_noise, reason, reason_sources, reasoned_dataset, remove_noise
+from kg.reason import is_noise, reason
 
 # One triple per kind of noise the filter must drop...
 NOISE = [
@@ -56,11 +57,8 @@ KEPT = [
 
 
 def test_noise_filter_drops_exactly_the_noise():
-    graph = Graph()
-    for triple in NOISE + KEPT:
-        graph.add(triple)
-    assert set(remove_noise(graph)) == set(KEPT)
     assert [t for t in NOISE if not is_noise(*t)] == []
+    assert [t for t in KEPT if is_noise(*t)] == []
 
 
 def test_inferred_is_exactly_the_domain_entailments():
@@ -87,8 +85,12 @@ def test_raw_closure_really_had_noise_and_inputs_are_untouched():
     assert (len(sources.ontology.graph), len(sources.data.graph)) == sizes
 
 
+def _open(engine=None, **options):
+    return open_graph(Inputs.of(ONTOLOGY, [KG_DATA], engine, **options))
+
+
 def test_reasoned_dataset_graphs_union_and_graph_clause():
-    dataset = reasoned_dataset(load(ONTOLOGY, [KG_DATA]))
+    dataset = _open().rdflib
     assert {g.identifier for g in dataset.graphs() if len(g)} == {KGG.ontology, KGG.data, KGG.inferred}
     text = "SELECT ?r WHERE { GRAPH kgg:inferred { kgd:acme-cells kg:locatedIn ?r } } ORDER BY ?r"
     assert [row[0] for row in run(text, dataset).rows] == [KGD.gunsan, KGD.jeonbuk]
@@ -112,11 +114,11 @@ class _CountingEngine(ReferenceEngine):
 
 def test_second_run_is_a_cache_hit(cache_dir: Path):
     engine = _CountingEngine()
-    first = reason_sources(load(ONTOLOGY, [KG_DATA]), engine)
-    second = reason_sources(load(ONTOLOGY, [KG_DATA]), engine)
-    assert (first.from_cache, second.from_cache) == (False, True)
+    first = _open(engine, cache=cache_dir)
+    second = _open(engine, cache=cache_dir)
     assert engine.closures == 1
-    assert [p.name for p in cache_dir.iterdir()] == [f"{cache_key(load(ONTOLOGY, [KG_DATA]), engine)}.nq"]
+    assert sorted(p.suffix for p in cache_dir.iterdir()) == [".json", ".nq"]  # one record, one closure file
+    assert second.record.key == first.record.key and second.record.checksum == first.record.checksum
     assert isomorphic(second.inferred, first.inferred)
     assert isomorphic(second.asserted, first.asserted)
     # Blank nodes in cached inferences still point at the cached ontology's nodes.
@@ -152,12 +154,15 @@ def test_no_cache_neither_reads_nor_writes(kg, cache_dir: Path):
 def test_key_changes_with_input_bytes_and_engine(tmp_path: Path):
     data = tmp_path / "data.ttl"
     data.write_bytes((KG_DATA / "regions.ttl").read_bytes())
-    engine = get_engine()
-    before = cache_key(load(ONTOLOGY, [data]), engine)
-    assert cache_key(load(ONTOLOGY, [data]), engine) == before
+
+    def key(engine: str) -> str:
+        return open_graph(Inputs.of(ONTOLOGY, [data], engine)).record.key
+
+    before = key("reference")
+    assert key("reference") == before
+    assert key("fast") != before
     data.write_bytes(data.read_bytes() + b"\n# a comment changes the bytes\n")
-    assert cache_key(load(ONTOLOGY, [data]), engine) != before
-    assert REASONER_VERSION  # part of the key; bump it when the filter changes
+    assert key("reference") != before
 
 
 @pytest.mark.parametrize(
@@ -165,30 +170,30 @@ def test_key_changes_with_input_bytes_and_engine(tmp_path: Path):
     [
         lambda raw: b"garbage\x00\xff" + raw,
         lambda raw: raw[: len(raw) // 2],  # truncated in the middle of a line
-        lambda raw: b"\n".join(raw.split(b"\n")[:-3]) + b"\n",  # whole lines lost: header count catches it
+        lambda raw: b"\n".join(raw.split(b"\n")[:-3]) + b"\n",  # whole lines lost
         lambda raw: b"",
     ],
     ids=["garbage", "truncated", "lines-lost", "empty"],
 )
-def test_corrupt_cache_is_ignored_and_rebuilt(cache_dir: Path, damage, caplog):
-    sources = load(ONTOLOGY, [KG_DATA])
-    expected = reason_sources(sources).inferred
-    (cache_file,) = cache_dir.iterdir()
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_damaged_cache_is_ignored_and_rebuilt(cache_dir: Path, damage, engine, caplog):
+    expected = _open(engine, cache=cache_dir)
+    (cache_file,) = cache_dir.glob("*.nq")
     cache_file.write_bytes(damage(cache_file.read_bytes()))
-    rebuilt = reason_sources(load(ONTOLOGY, [KG_DATA]))
-    assert not rebuilt.from_cache
-    assert isomorphic(rebuilt.inferred, expected)
-    assert "ignoring corrupt reasoning cache" in caplog.text
-    assert reason_sources(load(ONTOLOGY, [KG_DATA])).from_cache  # and the rewritten file is good
+    rebuilt = _open(engine, cache=cache_dir)
+    assert "ignoring damaged reasoning cache" in caplog.text
+    assert isomorphic(rebuilt.inferred, expected.inferred)
+    caplog.clear()
+    _open(engine, cache=cache_dir)
+    assert "damaged" not in caplog.text  # and the rewritten file is good
 
 
-def test_unwritable_cache_only_warns(tmp_path: Path, monkeypatch, caplog):
+def test_unwritable_cache_only_warns(tmp_path: Path, caplog):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x", encoding="utf-8")
-    monkeypatch.setenv("KG_CACHE_DIR", str(blocker / "cache"))
-    inference = reason_sources(load(ONTOLOGY, [KG_DATA]))
-    assert len(inference.inferred) > 0
-    assert "could not write reasoning cache" in caplog.text
+    kg = _open(cache=blocker / "cache")
+    assert len(kg.inferred) > 0
+    assert "could not write" in caplog.text
 
 
 def test_reason_command_writes_asserted_plus_inferred(kg, tmp_path: Path):

@@ -29,10 +29,11 @@ from rdflib.collection import Collection
 from rdflib.term import Node
 
 from kg.engine import available_engines, get_engine
+from kg.graph import KnowledgeGraph
 from kg.load import load_ontology
 from kg.namespaces import DCTERMS, KG, KGC, KGD, KGG, OWL, PROV, RDF, RDFS, SCHEMA, SKOS
 from kg.paths import ontology_dir
-from kg.reason import Inference, reason
+from kg.reason import reason
 
 Triple = tuple[Node, Node, Node]
 
@@ -202,9 +203,9 @@ def ontology(bundled_ontology: Graph) -> Graph:
 
 
 @pytest.fixture(scope="module")
-def data_slice(bundled_inference: Inference) -> Graph:
+def data_slice(bundled_kg: KnowledgeGraph) -> Graph:
     """The triples about SLICE_SUBJECTS (and their blank-node values), without literal objects."""
-    data = bundled_inference.data
+    data = bundled_kg.data
     sliced, todo, seen = Graph(), list(SLICE_SUBJECTS), set()
     while todo:
         subject = todo.pop()
@@ -240,7 +241,7 @@ def _entailed(engine: str, ontology_nt: str, data_nt: str, triples: list[Triple]
     """In a worker process: reason over the two graphs and say which of `triples` are entailed."""
     ontology, data = Graph().parse(data=ontology_nt, format="nt"), Graph().parse(data=data_nt, format="nt")
     inference = reason(ontology, data, get_engine(engine))
-    closure = inference.asserted + inference.inferred
+    closure = inference.ontology + inference.data + inference.inferred
     return [triple in closure for triple in triples]
 
 

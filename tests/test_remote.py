@@ -63,6 +63,14 @@ def wait_for(url: str, process: subprocess.Popen, within: float = 90.0) -> None:
     raise AssertionError(f"{url} not ready within {within} s")
 
 
+def iter_lines_until(stream, end: str):
+    """Lines of `stream` up to and including the first that contains `end`."""
+    for line in stream:
+        yield line
+        if end in line:
+            return
+
+
 def stop(process: subprocess.Popen) -> None:
     """Stop a server started in its own process group, whatever state it is in."""
     if process.poll() is None:
@@ -96,7 +104,7 @@ def oxigraph():
 
 
 @pytest.fixture(scope="module")
-def pushed(oxigraph, bundled_cache_dir: Path, bundled_inference) -> str:
+def pushed(oxigraph, bundled_cache_dir: Path, bundled_kg) -> str:
     """The bundled graphs pushed once to the module's Oxigraph; returns its query URL and kg push's output."""
     from click.testing import CliRunner
 
@@ -110,8 +118,8 @@ def pushed(oxigraph, bundled_cache_dir: Path, bundled_inference) -> str:
 
 
 @pytest.fixture(scope="module")
-def local_dataset(bundled_inference):
-    return bundled_inference.dataset()
+def local_dataset(bundled_kg):
+    return bundled_kg.rdflib
 
 
 def _cases() -> list[tuple[str, dict[str, str]]]:
@@ -152,12 +160,12 @@ def comparable(answer: Answer) -> tuple:
 # -- kg push + kg query --endpoint ------------------------------------------------------------
 
 
-def test_push_reports_each_graph_and_the_store_agrees(pushed, bundled_inference) -> None:
+def test_push_reports_each_graph_and_the_store_agrees(pushed, bundled_kg) -> None:
     _endpoint, output = pushed
     sizes = {
-        "kgg:ontology": len(bundled_inference.ontology),
-        "kgg:data": len(bundled_inference.data),
-        "kgg:inferred": len(bundled_inference.inferred),
+        "kgg:ontology": len(bundled_kg.ontology),
+        "kgg:data": len(bundled_kg.data),
+        "kgg:inferred": len(bundled_kg.inferred),
     }
     rows = {
         line.split()[0]: [int(n.replace(",", "")) for n in line.split()[1:]]
@@ -439,7 +447,7 @@ def test_no_command_takes_credentials_on_the_command_line() -> None:
 
 
 @pytest.fixture
-def served(tmp_path: Path, bundled_cache_dir: Path, bundled_inference):
+def served(tmp_path: Path, bundled_cache_dir: Path, bundled_kg):
     """`kg serve --port P` as a child process with its own TMPDIR; yields (process, port, tmpdir)."""
     port = free_port()
     temp = tmp_path / "tmp"
@@ -455,7 +463,10 @@ def served(tmp_path: Path, bundled_cache_dir: Path, bundled_inference):
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/query?query=ASK%7B%7D", process)
-        yield process, port, temp
+        # What a user sees once it is ready: read up to the banner's last line, so a busy machine
+        # cannot deliver the test's Ctrl-C before kg has printed it.
+        banner = "".join(iter_lines_until(process.stdout, "Press Ctrl-C to stop."))
+        yield process, port, temp, banner
     finally:
         stop(process)
         process.stdout.close()
@@ -477,7 +488,7 @@ def test_serve_answers_sparqlwrapper_refuses_updates_and_stops_cleanly(served, l
     from SPARQLWrapper import CSV, JSON, TSV, XML, SPARQLWrapper
     from SPARQLWrapper.SPARQLExceptions import EndPointInternalError, QueryBadFormed, SPARQLWrapperException
 
-    process, port, temp = served
+    process, port, temp, banner = served
     url = f"http://127.0.0.1:{port}/query"
     assert _listening_address(port) == "127.0.0.1"  # loopback only by default
 
@@ -543,7 +554,7 @@ def test_serve_answers_sparqlwrapper_refuses_updates_and_stops_cleanly(served, l
     assert any(temp.iterdir())  # the temporary store exists while serving...
     process.send_signal(signal.SIGINT)
     assert process.wait(60) == 0  # generous: a loaded 2-core CI machine is slow to stop a server
-    stdout = process.stdout.read()
+    stdout = banner + process.stdout.read()
     assert f"  SPARQL endpoint  {url}\n" in stdout
     assert "funding-by-level" in stdout and "Press Ctrl-C to stop." in stdout
     assert process.stderr.read() == "Stopped.\n"
@@ -552,7 +563,7 @@ def test_serve_answers_sparqlwrapper_refuses_updates_and_stops_cleanly(served, l
 
 
 def test_serve_sigterm_stops_too(served) -> None:
-    process, port, temp = served
+    process, port, temp, _banner = served
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0  # generous: a loaded 2-core CI machine is slow to stop a server
     assert not port_open(port)

@@ -10,10 +10,11 @@ from systools import colours, read_png, require_hangul_font, require_tool
 
 from kg import analyze as A
 from kg import render as R
-from kg.engine import get_engine
+from kg.namespaces import KGD
 from kg.project import project
+from kg.regions import resolve_place
+from kg.styles import category_labels
 
-ENGINE = get_engine("reference")
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -27,9 +28,9 @@ def svg_nodes(data: bytes) -> dict[str, str]:
     }
 
 
-def test_value_chain_ring_svg(bundled_dataset):
+def test_value_chain_ring_svg(bundled_kg):
     require_tool("dot")
-    cov = A.coverage(bundled_dataset, A.resolve_region(bundled_dataset, "Gunsan", ENGINE), ENGINE)
+    cov = A.coverage(bundled_kg, resolve_place(bundled_kg, "Gunsan"))
     nodes = svg_nodes(R.run_graphviz(R.value_chain_dot(cov, lang="en"), "svg"))
     stages = {k: v for k, v in nodes.items() if k.startswith("s")}
     assert sorted(stages, key=lambda k: int(k[1:])) == [f"s{i}" for i in range(1, 12)]
@@ -40,15 +41,17 @@ def test_value_chain_ring_svg(bundled_dataset):
     assert "s11 -> s1;" in dot and "s11 -> s2;" in dot  # recycling feeds back
 
 
-def test_graph_svg_has_every_node_and_a_legend(bundled_dataset):
+def test_graph_svg_has_every_node_and_a_legend(bundled_kg, bundled_dataset):
     require_tool("dot")
-    graph = project(bundled_dataset, region="Daejeon", lang="ko")
-    nodes = svg_nodes(R.run_graphviz(R.graph_dot(graph, lang="ko", title="대전"), "svg"))
+    graph = project(bundled_dataset, region=KGD.daejeon, lang="ko")
+    labels = category_labels(bundled_kg.ontology)
+    nodes = svg_nodes(R.run_graphviz(R.graph_dot(graph, lang="ko", title="대전", labels=labels), "svg"))
     drawn = {k: v for k, v in nodes.items() if k.startswith("n")}
     legend = {k: v for k, v in nodes.items() if k.startswith("legend")}
     assert len(drawn) == graph.number_of_nodes() and graph.number_of_nodes() > 0
     categories = {d["category"] for _, d in graph.nodes(data=True)}
-    assert sorted(legend.values()) == sorted(R.STYLES[c][3] for c in categories)
+    assert sorted(legend.values()) == sorted(labels[c][1] for c in categories)
+    assert labels["kg:Agent"] == ("Agent", "행위자")  # the ontology's own rdfs:label
     assert any("대전광역시" in text for text in drawn.values())
 
 

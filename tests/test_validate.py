@@ -15,10 +15,10 @@ import pytest
 from rdflib import Graph, URIRef
 
 from conftest import DATA
-from kg.engine import get_engine
-from kg.paths import data_dir, ontology_dir
+from kg.graph import Inputs, open_graph
+from kg.paths import check_files, data_dir, default_shapes, ontology_dir
 from kg.results import curie
-from kg.validate import Report, render_json, validate_paths, violation_queries
+from kg.validate import Report, render_json, validate
 
 VALID = DATA / "valid" / "small.ttl"
 INVALID = sorted((DATA / "invalid").glob("*.ttl"))
@@ -88,8 +88,9 @@ MESSAGES = {
 }
 
 
-def _validate(path: Path) -> Report:
-    return validate_paths(ontology_dir(), [path], get_engine(ENGINE), use_cache=False)
+def _validate(path: Path, engine: str = ENGINE) -> Report:
+    inputs = Inputs.of(ontology_dir(), [path], engine, shapes=default_shapes())
+    return validate(open_graph(inputs), inputs.shapes)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,7 @@ def test_findings_cite_fact_rows(reports):
 
 
 def test_bundled_data_conforms_with_one_info():
-    report = validate_paths(ontology_dir(), [data_dir()], get_engine(ENGINE), use_cache=False)
+    report = _validate(data_dir())
     assert report.conforms
     assert {_key(f) for f in report.findings} == {
         ("kgd:daejeon-battery-plan-budget", "", "", "kgsh:UnattributedFundingShape", "info")
@@ -162,7 +163,7 @@ def test_bundled_data_conforms_with_one_info():
 
 
 def test_violation_queries_are_discovered():
-    names = [p.stem for p in violation_queries()]
+    names = [p.stem for p in check_files()]
     assert names == ["disjoint-classes-violation", "functional-property-violation", "owl-rl-inconsistency-violation"]
 
 
@@ -174,7 +175,7 @@ def test_owlrl_marks_are_reported_with_the_reference_engine(tmp_path):
         .replace("@prefix kg:", "@prefix owl:     <http://www.w3.org/2002/07/owl#> .\n@prefix kg:"),
         encoding="utf-8",
     )
-    report = validate_paths(ontology_dir(), [data], get_engine("reference"), use_cache=False)
+    report = _validate(data, "reference")
     assert ("kgd:fixture-strategy", "", "", "owl-rl-inconsistency", "violation") in {_key(f) for f in report.findings}
 
 

@@ -1,50 +1,50 @@
 """The one seam between kg and the libraries that store, parse, reason and query.
 
-kg talks to an `Engine`: `reference` is rdflib + owlrl, the readable implementation every
-answer is checked against; `fast` is pyoxigraph + reasonable (native code), which the
-command line uses by default. Datasets an engine returns are opaque to the code above it:
-pass them back to the same engine's `query`.
+kg talks to an `Engine`, a class with a declared interface: `reference` is rdflib + owlrl, the
+readable implementation every answer is checked against; `fast` is pyoxigraph + reasonable
+(native code), which the command line uses by default. What an engine can do beyond the
+interface it says in `capabilities`, never by kg probing for methods. Datasets an engine
+returns are its own (an Oxigraph store, an rdflib Dataset): pass them back to the same engine.
+
+Engines are registered by name (`register_engine`), so another one plugs in without editing kg:
+`kg --engine NAME` and every library call then use it.
 """
 
 from __future__ import annotations
 
+import abc
 import functools
 import importlib
 import importlib.util
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from kg.errors import UsageError
 
 if TYPE_CHECKING:
+    import numpy as np
     from rdflib import Graph, URIRef
     from rdflib.term import Node
 
+    from kg.formats import RdfFormat
+
 __all__ = [
     "Answer",
+    "Capability",
     "Engine",
+    "Noise",
     "Prepared",
     "Row",
     "available_engines",
     "get_engine",
+    "register_engine",
     "DEFAULT_ENGINE",
     "REFERENCE_ENGINE",
 ]
 
 REFERENCE_ENGINE = "reference"
-
-# name -> module defining `ENGINE_CLASS`; imported only when asked for.
-_ENGINES: dict[str, str] = {"reference": "kg.engine.reference"}
-# The fast engine needs two native wheels; without them kg still works, only slower.
-if importlib.util.find_spec("pyoxigraph") and importlib.util.find_spec("reasonable"):
-    _ENGINES["fast"] = "kg.engine.fast"
-
-# What the command line uses unless told otherwise: the fast engine whenever it is installed
-# (parity with the reference engine is tested). Library functions called without an engine
-# use the reference engine.
-DEFAULT_ENGINE = "fast" if "fast" in _ENGINES else REFERENCE_ENGINE
 
 
 @dataclass(frozen=True)
@@ -127,46 +127,144 @@ class Answer:
         return f"Answer({fields}, ordered={self.ordered!r})"
 
 
-class Engine(Protocol):
-    name: str
-    version: str  # changes whenever results may change; part of the reasoning cache key
+class Capability:
+    """What an engine may offer beyond the interface; an engine lists the ones it has in `capabilities`."""
 
-    def parse(self, path: Path, format: str) -> Graph:
+    FILES_TO_STORE = "files-to-store"  # reason_files: from data files to its own store without rdflib graphs
+    DISK_STORE = "disk-store"  # open_store / build on disk: the on-disk store `kg load --store` writes
+    SERVICE = "service"  # evaluates SPARQL SERVICE calls to endpoints the user allows
+
+
+Triple = tuple["Node", "Node", "Node"]
+
+
+class Noise(Protocol):
+    """The entailments reasoning drops (kg.reason's policy), for engines to apply where it is cheapest."""
+
+    def is_noise(self, s: Node, p: Node, o: Node) -> bool: ...
+
+    def mask(self, rows: np.ndarray, terms: Any) -> np.ndarray:
+        """One flag per row of term ids; `terms` is the kg.engine.rules.Interner that made them."""
+
+
+class Engine(abc.ABC):
+    """Parses, reasons, holds datasets and answers SPARQL; everything above talks to one of these.
+
+    A dataset is the engine's own object holding named graphs (kgg:ontology, kgg:data...) whose
+    union is the default graph. Terms cross the interface as rdflib terms.
+    """
+
+    name: str = ""
+    version: str = ""  # changes whenever results may change; part of every cache key
+    capabilities: frozenset[str] = frozenset()
+
+    # -- parsing ---------------------------------------------------------------
+
+    @abc.abstractmethod
+    def parse(self, path: Path, rdf_format: RdfFormat) -> Graph:
         """Parse one file; raise LoadError naming the file and line on bad input."""
 
+    # -- reasoning -------------------------------------------------------------
+
+    @abc.abstractmethod
+    def entailments(self, triples: set[Triple] | list[Triple], noise: Noise) -> list[Triple]:
+        """What the OWL 2 RL closure adds to `triples` (never modified), less what `noise` drops."""
+
     def closure(self, graph: Graph) -> Graph:
-        """Return a new graph: `graph` plus its OWL 2 RL entailments. `graph` is not modified."""
+        """A new graph: `graph` plus every entailment (noise included)."""
+        from rdflib import Graph as RdfGraph
 
-    def closure_triples(self, triples: Iterable[tuple[Node, Node, Node]]) -> set[tuple[Node, Node, Node]]:
-        """The same closure as a set of triples: what reasoning uses, cheaper than a graph at scale."""
+        out = RdfGraph()
+        out += graph
+        out.addN((s, p, o, out) for s, p, o in self.entailments(set(graph), _KEEP_ALL))
+        return out
 
-    def dataset(self, graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]]) -> Any:
-        """A queryable dataset with each graph under its name; its default graph is their union.
+    # -- datasets --------------------------------------------------------------
 
-        The value is the engine's own (rdflib Dataset, Oxigraph store...); it offers
-        `objects(subject, predicate)` and `len()`, and goes back into `query`.
-        """
+    @abc.abstractmethod
+    def dataset(self, graphs: Mapping[URIRef, Iterable[Triple]]) -> Any:
+        """A queryable dataset with each graph under its name; its default graph is their union."""
 
-    def load_nquads(self, data: bytes | Path) -> Any:
-        """A queryable dataset read from N-Quads (bytes or a file), as `dataset` would build it."""
+    @abc.abstractmethod
+    def load_nquads(self, path: Path) -> Any:
+        """A dataset read from an N-Quads file, blank nodes shared between its graphs."""
 
-    def open_store(self, directory: Path) -> Any:
-        """A queryable dataset over an on-disk Oxigraph store built by `kg load --store`."""
+    @abc.abstractmethod
+    def dump_nquads(self, dataset: Any, out: BinaryIO) -> None:
+        """Write every quad of `dataset` to a binary stream as N-Quads."""
 
-    def triples(self, dataset: Any, graph: URIRef | None = None) -> Iterator[tuple[Node, Node, Node]]:
-        """The triples of one named graph of `dataset` (all graphs when None), as rdflib terms."""
+    @abc.abstractmethod
+    def triples(self, dataset: Any, graph: URIRef | None = None) -> Iterator[Triple]:
+        """The triples of one named graph of `dataset` (all graphs when None)."""
 
+    @abc.abstractmethod
+    def graph_names(self, dataset: Any) -> list[URIRef]:
+        """The names of the graphs `dataset` holds, sorted."""
+
+    def close(self, dataset: Any) -> None:  # noqa: B027 - optional: most datasets need no finishing
+        """Finish with a dataset: an on-disk store is compacted and flushed. Nothing to do by default."""
+
+    # -- SPARQL ----------------------------------------------------------------
+
+    @abc.abstractmethod
     def prepare(self, sparql_text: str) -> Prepared:
         """Parse a query once; raise QueryError on syntax errors and update requests."""
 
-    def query(
-        self, dataset: Graph, prepared: Prepared, bindings: Mapping[str, Node], *, stream: bool = False
-    ) -> Answer:
+    @abc.abstractmethod
+    def query(self, dataset: Any, prepared: Prepared, bindings: Mapping[str, Node], *, stream: bool = False) -> Answer:
         """Run a prepared query with variables pre-bound to `bindings`.
 
         With `stream`, SELECT rows come as an iterator the engine fills while the query runs
         (errors it meets on the way raise QueryError from the iterator); otherwise a list.
         """
+
+    # -- optional: see `capabilities` ------------------------------------------
+
+    def reason_files(
+        self,
+        ontology: Graph,
+        files: list[tuple[Path, RdfFormat]],
+        *,
+        check: Callable[[Path, int, list], None],
+        noise: Noise,
+        directory: Path | None = None,
+    ) -> tuple[Any, dict[str, int]]:
+        """Capability.FILES_TO_STORE: data files straight into a reasoned dataset (on disk at `directory`)."""
+        raise NotImplementedError(f"the {self.name} engine cannot reason from files into a store")
+
+    def open_store(self, directory: Path) -> Any:
+        """Capability.DISK_STORE: the on-disk store that `kg load --store` built, read-only."""
+        raise NotImplementedError(f"the {self.name} engine cannot open an on-disk store")
+
+
+class _KeepAll:
+    def is_noise(self, s: Node, p: Node, o: Node) -> bool:
+        return False
+
+    def mask(self, rows: np.ndarray, terms: Any) -> np.ndarray:
+        import numpy as np
+
+        return np.zeros(len(rows), dtype=bool)
+
+
+_KEEP_ALL = _KeepAll()
+
+# name -> a module defining ENGINE_CLASS (imported only when asked for) or a class.
+_ENGINES: dict[str, str | Callable[[], Engine]] = {"reference": "kg.engine.reference"}
+# The fast engine needs two native wheels; without them kg still works, only slower.
+if importlib.util.find_spec("pyoxigraph") and importlib.util.find_spec("reasonable"):
+    _ENGINES["fast"] = "kg.engine.fast"
+
+# What the command line uses unless told otherwise: the fast engine whenever it is installed
+# (parity with the reference engine is tested). Library functions called without an engine
+# use the reference engine.
+DEFAULT_ENGINE = "fast" if "fast" in _ENGINES else REFERENCE_ENGINE
+
+
+def register_engine(name: str, engine: str | Callable[[], Engine]) -> None:
+    """Make an engine available as `name`: a module path defining ENGINE_CLASS, or a class (or factory)."""
+    _ENGINES[name] = engine
+    get_engine.cache_clear()
 
 
 def available_engines() -> list[str]:
@@ -177,8 +275,11 @@ def available_engines() -> list[str]:
 def get_engine(name: str = REFERENCE_ENGINE) -> Engine:
     """The engine called `name`, created once per process."""
     try:
-        module_name = _ENGINES[name]
+        found = _ENGINES[name]
     except KeyError:
         raise UsageError(f"unknown engine {name!r}; available: {', '.join(available_engines())}") from None
-    module = importlib.import_module(module_name)
-    return module.ENGINE_CLASS()
+    factory = importlib.import_module(found).ENGINE_CLASS if isinstance(found, str) else found
+    engine = factory()
+    if not isinstance(engine, Engine):
+        raise UsageError(f"engine {name!r} does not implement kg.engine.Engine")
+    return engine

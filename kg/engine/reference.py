@@ -12,13 +12,14 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from xml.sax import SAXParseException
 
 import owlrl
 from pyparsing import ParseException
 from rdflib import Dataset, Graph, URIRef, Variable
 from rdflib.exceptions import ParserError
+from rdflib.graph import DATASET_DEFAULT_GRAPH_ID
 from rdflib.plugins.parsers.notation3 import BadSyntax
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parser import parseUpdate
@@ -26,12 +27,12 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.plugins.sparql.sparql import AlreadyBound
 from rdflib.term import Node
 
-from kg.engine import Answer, Prepared, services
+from kg.engine import Answer, Capability, Engine, Noise, Prepared, Triple, services
+from kg.engine import sparql_text as sparql_text_helpers
 from kg.errors import LoadError, QueryError
+from kg.formats import RdfFormat
 from kg.namespaces import PREFIXES, bind
 from kg.paths import display
-
-_SYNTAX_NAMES = {"turtle": "Turtle", "nt": "N-Triples", "json-ld": "JSON-LD", "xml": "RDF/XML"}
 
 _KINDS = {
     "SelectQuery": "SELECT",
@@ -41,18 +42,19 @@ _KINDS = {
 }
 
 
-class ReferenceEngine:
+class ReferenceEngine(Engine):
     name = "reference"
+    capabilities = frozenset({Capability.SERVICE, Capability.DISK_STORE})
 
     def __init__(self) -> None:
         self.version = f"rdflib-{version('rdflib')}+owlrl-{version('owlrl')}"
 
     # -- parsing -------------------------------------------------------------
 
-    def parse(self, path: Path, format: str) -> Graph:
+    def parse(self, path: Path, rdf_format: RdfFormat) -> Graph:
         """Parse one file with rdflib, turning every parser failure into a LoadError with file and line."""
         name = display(path)
-        syntax = _SYNTAX_NAMES.get(format, format)
+        syntax, format = rdf_format.label, rdf_format.rdflib
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -102,11 +104,12 @@ class ReferenceEngine:
         owlrl.DeductiveClosure(owlrl.OWLRL_Semantics, axiomatic_triples=False, datatype_axioms=False).expand(copy)
         return copy
 
-    def closure_triples(self, triples: Iterable[tuple[Node, Node, Node]]) -> set[tuple[Node, Node, Node]]:
-        """The closure of `triples` as a set (via `closure`, which owlrl needs a graph for)."""
+    def entailments(self, triples: set[Triple] | list[Triple], noise: Noise) -> list[Triple]:
+        """What owlrl's closure adds to `triples`, less noise, triple by triple."""
         graph = Graph()
         graph.addN((s, p, o, graph) for s, p, o in triples)
-        return set(self.closure(graph))
+        known = triples if isinstance(triples, set) else set(triples)
+        return [t for t in self.closure(graph) if t not in known and not noise.is_noise(*t)]
 
     # -- datasets ------------------------------------------------------------
 
@@ -118,22 +121,38 @@ class ReferenceEngine:
             dataset.addN((s, p, o, context) for s, p, o in graph)
         return dataset
 
-    def load_nquads(self, data: bytes | Path) -> Dataset:
+    def load_nquads(self, path: Path) -> Dataset:
         """N-Quads into an rdflib Dataset (union default graph)."""
-        raw = data.read_bytes() if isinstance(data, Path) else data
         parsed = Dataset()
-        parsed.parse(data=raw.decode("utf-8"), format="nquads")
+        parsed.parse(data=Path(path).read_bytes().decode("utf-8"), format="nquads")
         graphs = {g.identifier: g for g in parsed.graphs() if isinstance(g.identifier, URIRef) and len(g)}
         return self.dataset(graphs)
 
+    def dump_nquads(self, dataset: Graph, out: BinaryIO) -> None:
+        out.write(dataset.serialize(format="nquads", encoding="utf-8"))
+
     def open_store(self, directory: Path) -> Dataset:
         """An on-disk Oxigraph store (kg load --store) copied into rdflib via N-Quads."""
+        import tempfile
+
         import pyoxigraph
 
         store = pyoxigraph.Store.read_only(str(directory))
-        return self.load_nquads(store.dump(format=pyoxigraph.RdfFormat.N_QUADS, from_graph=None) or b"")
+        with tempfile.NamedTemporaryFile(suffix=".nq") as handle:
+            store.dump(handle, format=pyoxigraph.RdfFormat.N_QUADS, from_graph=None)
+            handle.flush()
+            return self.load_nquads(Path(handle.name))
 
-    def triples(self, dataset: Graph, graph: URIRef | None = None) -> Iterator[tuple[Node, Node, Node]]:
+    def graph_names(self, dataset: Graph) -> list[URIRef]:
+        if not isinstance(dataset, Dataset):
+            return []
+        return sorted(
+            g.identifier
+            for g in dataset.graphs()
+            if isinstance(g.identifier, URIRef) and g.identifier != DATASET_DEFAULT_GRAPH_ID and len(g)
+        )
+
+    def triples(self, dataset: Graph, graph: URIRef | None = None) -> Iterator[Triple]:
         if graph is not None and isinstance(dataset, Dataset):
             yield from dataset.graph(graph)
         else:
@@ -143,7 +162,7 @@ class ReferenceEngine:
 
     def prepare(self, sparql_text: str) -> Prepared:
         """Parse a read-only query; updates, SERVICE and syntax errors become QueryError."""
-        if not _has_content(sparql_text):
+        if not sparql_text_helpers.has_content(sparql_text):
             raise QueryError("empty query: the text holds no SPARQL, only comments or blanks")
         try:
             query = prepareQuery(sparql_text, initNs=dict(PREFIXES))
@@ -347,11 +366,6 @@ def _refuse_remote_contexts(text: str, name: str) -> None:
         raise LoadError(
             f"{name}: refers to the remote JSON-LD context {reference}; kg works offline — inline the context"
         )
-
-
-def _has_content(sparql_text: str) -> bool:
-    # Comment-only text: good enough to see through `#` comments; IRIs can't start a line.
-    return any(line.strip() and not line.lstrip().startswith("#") for line in sparql_text.splitlines())
 
 
 def _is_update(sparql_text: str) -> bool:

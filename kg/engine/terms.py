@@ -1,0 +1,86 @@
+"""RDF terms between rdflib and Oxigraph: the one converter every module uses.
+
+rdflib terms are what crosses the engine interface; Oxigraph's are what its store holds.
+Blank nodes keep their labels both ways, so a blank node shared by two graphs stays shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyoxigraph as ox
+from rdflib import BNode, Literal, URIRef
+from rdflib.term import Node
+
+__all__ = ["to_ox", "to_rdflib", "quad", "is_typed", "XSD_STRING", "RDF_LANG_STRING"]
+
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+
+
+def to_ox(term: Node | None) -> Any:
+    """An rdflib term as Oxigraph's (None stays None: a wildcard in patterns)."""
+    if term is None:
+        return None
+    if isinstance(term, URIRef):
+        return ox.NamedNode(str(term))
+    if isinstance(term, BNode):
+        return ox.BlankNode(str(term))
+    if isinstance(term, Literal):
+        if term.language:
+            return ox.Literal(str(term), language=term.language)
+        if term.datatype is not None:
+            return ox.Literal(str(term), datatype=ox.NamedNode(str(term.datatype)))
+        return ox.Literal(str(term))
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def quad(s: Node, p: Node, o: Node, graph: Node | None = None) -> ox.Quad:
+    """One triple as an Oxigraph quad, in `graph` (an IRI) or the default graph."""
+    name = ox.NamedNode(str(graph)) if graph is not None else ox.DefaultGraph()
+    return ox.Quad(to_ox(s), to_ox(p), to_ox(o), name)
+
+
+class _Memo:
+    """Remembers recent conversions: building an rdflib term costs ~10 µs, and quads and result
+    rows repeat their terms (a million-row answer often holds a few thousand distinct ones)."""
+
+    LIMIT = 100_000
+
+    def __init__(self) -> None:
+        self.terms: dict[Any, Node] = {}
+
+    def __call__(self, term: Any) -> Node | None:
+        if term is None:
+            return None
+        converted = self.terms.get(term)
+        if converted is None:
+            if len(self.terms) > self.LIMIT:
+                self.terms.clear()
+            converted = self.terms[term] = _convert(term)
+        return converted
+
+
+def _convert(term: Any) -> Node:
+    if isinstance(term, ox.NamedNode):
+        return URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return BNode(term.value)
+    if isinstance(term, ox.Literal):
+        if term.language:
+            return Literal(term.value, lang=term.language)
+        datatype = term.datatype.value
+        if datatype == XSD_STRING:
+            return Literal(term.value)
+        return Literal(term.value, datatype=URIRef(datatype))
+    if isinstance(term, ox.DefaultGraph):
+        return None
+    raise TypeError(f"unsupported term from Oxigraph: {term!r}")
+
+
+to_rdflib = _Memo()
+
+
+def is_typed(term: Any) -> bool:
+    """An Oxigraph literal whose datatype constrains its text (not a plain or language-tagged string)."""
+    return isinstance(term, ox.Literal) and term.datatype.value not in (XSD_STRING, RDF_LANG_STRING)

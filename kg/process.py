@@ -1,0 +1,134 @@
+"""Running a command's work under a deadline, writing its output, and stopping cleanly.
+
+Support for kg.cli: a forked worker that can be stopped at a deadline (rdflib's SPARQL engine
+cannot be interrupted from inside, and a thread cannot be killed), output written to stdout or
+atomically to a file, and SIGTERM turned into an exit that removes temporary files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+from kg.errors import KgError, QueryError
+from kg.paths import atomic_stream, atomic_write
+
+__all__ = ["with_deadline", "exit_on_sigterm", "emit", "stream_output"]
+
+T = TypeVar("T")
+
+
+def with_deadline(produce: Callable[[], T], seconds: float) -> T:
+    """Run `produce` in a forked worker and return its result, or stop it after `seconds` (QueryError).
+
+    The worker inherits everything loaded so far (the dataset), so only the work itself runs there.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+
+    def work() -> None:
+        try:
+            sender.send(("ok", produce()))
+        except KgError as error:
+            sender.send(("error", type(error).__name__, error.message))
+        except BaseException as error:  # noqa: BLE001 - a bug: report it, one line
+            sender.send(("error", "QueryError", f"the query failed: {type(error).__name__}: {error}"))
+
+    worker = context.Process(target=work, daemon=True)
+    worker.start()
+    sender.close()
+    try:
+        if not receiver.poll(seconds):
+            raise QueryError(
+                f"the query was stopped after {seconds:g} s (--timeout {seconds:g}); "
+                "narrow it down with LIMIT or FILTER, or allow more time"
+            )
+        message = receiver.recv()
+    except EOFError:
+        raise QueryError(f"the query worker stopped unexpectedly (exit status {worker.exitcode})") from None
+    finally:
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+        receiver.close()
+    if message[0] == "ok":
+        return message[1]
+    import kg.errors
+
+    raise getattr(kg.errors, message[1], QueryError)(message[2])
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+    """SIGTERM as SystemExit(143) while the block runs, so a half-written temporary file is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame) -> None:  # noqa: ANN001
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def emit(text: str | bytes, output: str) -> None:
+    """Write to stdout (as UTF-8 whatever the locale) for "-", else atomically to the file."""
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    if output != "-":
+        atomic_write(Path(output), data)
+        return
+    stream = getattr(sys.stdout, "buffer", None)
+    if stream is None:  # stdout replaced by a text-only object
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    sys.stdout.flush()
+    stream.write(data)
+    stream.flush()
+
+
+def stream_output(output: str, produce: Callable[[BinaryIO], None], timeout: float | None = None) -> None:
+    """Let `produce` write to stdout, or to a temporary file renamed into place at the end.
+
+    Errors part-way leave no file (stdout has what was written so far). With `timeout` the
+    work runs in a worker writing to the file (for stdout: to a spool file copied out after),
+    so a stopped run writes nothing.
+    """
+
+    def run(out: BinaryIO) -> None:
+        if timeout is None:
+            produce(out)
+        else:
+            with_deadline(lambda: produce(out), timeout)
+
+    if output != "-":
+        with exit_on_sigterm(), atomic_stream(Path(output)) as out:
+            run(out)
+        return
+    stdout = getattr(sys.stdout, "buffer", None)
+    sys.stdout.flush()
+    with contextlib.ExitStack() as stack:
+        target = stdout if stdout is not None and timeout is None else stack.enter_context(tempfile.TemporaryFile())
+        run(target)
+        if target is not stdout:  # a spool: the worker wrote it through the shared file descriptor
+            os.lseek(target.fileno(), 0, os.SEEK_SET)
+            with os.fdopen(os.dup(target.fileno()), "rb") as spooled:
+                if stdout is not None:
+                    shutil.copyfileobj(spooled, stdout)
+                else:  # stdout replaced by a text-only object
+                    sys.stdout.write(spooled.read().decode("utf-8"))
+        if stdout is not None:
+            stdout.flush()

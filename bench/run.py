@@ -1,6 +1,8 @@
 """Benchmark both engines step by step on synthetic graphs (not a test; prints progress).
 
-    python bench/run.py [--sizes 10000,100000,1000000] [--repeats 3] [--budget 300]
+    python bench/run.py [--sizes bundled,10000,100000,1000000] [--repeats 3] [--budget 300]
+
+A size is a number of synthetic triples, or `bundled`: the bundled data/ folder as users get it.
 
 Every measurement runs in a fresh subprocess (so peak memory is that process alone): untimed
 set-up, then the timed step. Steps: parse (ontology + data into rdflib graphs), reason (OWL 2 RL
@@ -32,7 +34,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
-ENTITY = {"entity": "synth-province-1-city-1-project-1", "in-place": "synth-province-1"}
+# The parameters of the named queries that need one: on synthetic graphs, and on the bundled data.
+PARAMS = {
+    "synthetic": {"entity": ("entity", "synth-province-1-city-1-project-1"), "in-place": ("place", "synth-province-1")},
+    "bundled": {"entity": ("entity", "gunsan-analysis-centre-project"), "in-place": ("place", "jeonbuk-state")},
+}
+BUNDLED = "bundled"
 STEPS = ("parse", "reason", "load+reason", "validate:shapes", "queries", "exports")
 
 
@@ -129,7 +136,8 @@ def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
         from kg.queries import list_queries
 
         dataset = engine.load_nquads(closure)
-        params = {"entity": {"entity": KGD[ENTITY["entity"]]}, "in-place": {"place": KGD[ENTITY["in-place"]]}}
+        chosen = PARAMS[BUNDLED if data.is_dir() else "synthetic"]
+        params = {query: {name: KGD[slug]} for query, (name, slug) in chosen.items()}
         out["triples"] = sum(1 for _ in engine.triples(dataset, KGG.data)) + sum(
             1 for _ in engine.triples(dataset, KGG.ontology)
         )
@@ -153,6 +161,15 @@ def _child(step: str, engine: str, data: Path, closure: Path, timeout: float) ->
         print(f"    {step} ({engine}) failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
         return None
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _order(size) -> int:
+    """Sizes in order: the bundled data first (it is small), then the synthetic sizes."""
+    return 0 if size == BUNDLED else size
+
+
+def _label(size) -> str:
+    return size if size == BUNDLED else f"{size:,}"
 
 
 def _group(step: str) -> str:
@@ -179,19 +196,19 @@ def _row(size: int, engine: str, step: str, runs: list[dict]) -> dict:
 
 def _print(row: dict) -> None:
     if row.get("timeout"):
-        label = f"  {row['size']:>9} {row['engine']:9} {row['step']:28}"
+        label = f"  {_label(row['size']):>9} {row['engine']:9} {row['step']:28}"
         print(f"{label} did not finish in {row['timeout']:.0f} s", flush=True)
         return
     print(
-        f"  {row['size']:>9} {row['engine']:9} {row['step']:28} {row['median_s']:8.3f} s ±{row['spread_s']:.3f} "
-        f"{row['peak_mb']:7.0f} MB",
+        f"  {_label(row['size']):>9} {row['engine']:9} {row['step']:28} {row['median_s']:8.3f} s "
+        f"±{row['spread_s']:.3f} {row['peak_mb']:7.0f} MB",
         flush=True,
     )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--sizes", default="bundled,10000,100000,1000000")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--budget", type=float, default=300.0, help="Seconds a reference step may take.")
     parser.add_argument("--engines", default="fast,reference")
@@ -210,9 +227,10 @@ def main() -> None:
         print(json.dumps(measure(step, engine, Path(data), Path(closure))))
         return
 
+    from kg.paths import data_dir
     from kg.synth import synth
 
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [s if s == BUNDLED else int(s) for s in args.sizes.split(",")]
     engines = args.engines.split(",")
     steps = [s for s in args.steps.split(",") if s in STEPS]
     print(
@@ -226,23 +244,23 @@ def main() -> None:
         rerun = {(size, engine, step) for size in sizes for engine in engines for step in steps}
         report["results"] = [r for r in last["results"] if (r["size"], r["engine"], _group(r["step"])) not in rerun]
         report["notes"] = last.get("notes", [])
-        report["sizes"] = sorted(set(sizes) | {r["size"] for r in report["results"]})
+        report["sizes"] = sorted(set(sizes) | {r["size"] for r in report["results"]}, key=_order)
     for size in sizes:
-        data = RESULTS / "data" / f"synth-{size}.ttl"
+        data = data_dir() if size == BUNDLED else RESULTS / "data" / f"synth-{size}.ttl"
         if not data.exists():
             data.parent.mkdir(parents=True, exist_ok=True)
             data.write_text(synth(size, seed=1), encoding="utf-8")
         for engine in engines:
-            if engine == "reference" and size > args.reference_max:
-                print(f"  {size:>9} reference: skipped (--reference-max {args.reference_max:,})", flush=True)
+            if engine == "reference" and _order(size) > args.reference_max:
+                print(f"  {_label(size):>9} reference: skipped (--reference-max {args.reference_max:,})", flush=True)
                 continue
             closure = RESULTS / "cache" / f"{engine}-{size}.nq"
             closure.unlink(missing_ok=True)
             for step in steps:
-                if (step in ("parse", "reason", "exports") and size > args.rdflib_max) or (
-                    step == "validate:shapes" and size > args.shacl_max
+                if (step in ("parse", "reason", "exports") and _order(size) > args.rdflib_max) or (
+                    step == "validate:shapes" and _order(size) > args.shacl_max
                 ):
-                    print(f"  {size:>9} {engine:9} {step:28} skipped (size limit; see --help)", flush=True)
+                    print(f"  {_label(size):>9} {engine:9} {step:28} skipped (size limit; see --help)", flush=True)
                     continue
                 source = closure
                 if step in ("queries", "exports") and not closure.exists():
@@ -314,7 +332,8 @@ def markdown(report: dict) -> str:
         for step in steps:
             fast, ref = by.get((size, step, "fast")), by.get((size, step, "reference"))
             if fast or ref:
-                lines.append("| " + " | ".join([f"{size:,}", step, *cells(fast), *cells(ref), ratio(fast, ref)]) + " |")
+                row = [_label(size), step, *cells(fast), *cells(ref), ratio(fast, ref)]
+                lines.append("| " + " | ".join(row) + " |")
         queries = {}
         for engine in ("fast", "reference"):
             rows = [by.get((size, s, engine)) for s in steps if s.startswith("query:")]
@@ -323,7 +342,7 @@ def markdown(report: dict) -> str:
         if queries:
             summed = [f"{queries[e]['median_s']:.3f}" if e in queries else "–" for e in ("fast", "reference")]
             cells_ = [summed[0], "", "", summed[1], "", "", ratio(queries.get("fast"), queries.get("reference"))]
-            lines.append("| " + " | ".join([f"{size:,}", "*every named query, summed*", *cells_]) + " |")
+            lines.append("| " + " | ".join([_label(size), "*every named query, summed*", *cells_]) + " |")
         totals = []
         for engine in ("fast", "reference"):
             rows = [by.get((size, s, engine)) for s in steps if s == "load+reason" or s.startswith("query:")]
@@ -331,13 +350,13 @@ def markdown(report: dict) -> str:
                 totals += [f"{sum(r['median_s'] for r in rows):.1f}", "", f"{max(r['peak_mb'] for r in rows):.0f}"]
             else:
                 totals += ["–", "", "–"]
-        lines.append("| " + " | ".join([f"{size:,}", "**load+reason + every named query**", *totals, ""]) + " |")
+        lines.append("| " + " | ".join([_label(size), "**load+reason + every named query**", *totals, ""]) + " |")
     lines.append("")
     for size in report["sizes"]:
         row = by.get((size, "load+reason", "fast"))
         if row and not row.get("timeout"):
             per = row["median_s"] / row["triples"] * 1e6
-            lines.append(f"- {size:,} triples: fast load+reason {per:.1f} µs per input triple.")
+            lines.append(f"- {_label(size)} triples: fast load+reason {per:.1f} µs per input triple.")
     for note in sorted(set(report.get("notes", []))):
         lines.append(f"- {note} (the engines' closures are identical; the reference reasoner did not finish).")
     return "\n".join(lines) + "\n"

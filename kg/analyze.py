@@ -19,7 +19,7 @@ from rdflib import Literal, URIRef
 from kg.errors import UsageError
 from kg.graph import KnowledgeGraph
 from kg.namespaces import KG
-from kg.paths import internal_sparql_dir
+from kg.paths import internal_sparql_dir, queries_dir
 from kg.regions import Region, names
 from kg.results import curie, render_table
 
@@ -30,10 +30,13 @@ __all__ = [
     "LevelFunding",
     "Coverage",
     "Analysis",
-    "cities",
+    "Matrix",
+    "MatrixRow",
     "value_chain",
+    "ring",
     "coverage",
-    "gap_runs",
+    "coverage_matrix",
+    "no_evidence_runs",
     "funding_by_stage",
     "funding_by_level",
     "central_organisations",
@@ -51,6 +54,11 @@ def _sparql(name: str) -> str:
     return str(internal_sparql_dir() / f"{name}.rq")
 
 
+def _named(name: str) -> str:
+    """A bundled named query (queries/), the same file `kg query NAME` runs."""
+    return str(queries_dir() / f"{name}.rq")
+
+
 def _int(term) -> int:
     return int(term.toPython()) if isinstance(term, Literal) else 0
 
@@ -59,44 +67,39 @@ def _text(term) -> str:
     return str(term) if term is not None else ""
 
 
-# ---------------------------------------------------------------- regions
-
-
-def cities(kg: KnowledgeGraph) -> list[Region]:
-    """Every city, the default regions of `kg analyze`."""
-    known = names(kg)
-    return [known[row[0]].region for row in kg.run(_sparql("cities")).rows if row[0] in known]
-
-
 # ---------------------------------------------------------------- value chain
 
 
 @dataclass(frozen=True)
 class Stage:
-    """A main stage of the value chain, with the main stages it feeds into (CURIEs)."""
+    """A stage of the value chain (CURIE), with the main stages it feeds into; a group of stages
+    (battery materials) has members instead and no place on the ring."""
 
     curie: str
     order: int
     label_en: str
     label_ko: str
     feeds_into: tuple[str, ...]
+    members: tuple[str, ...] = ()
 
     def label(self, lang: str = "en") -> str:
         return (self.label_ko if lang == "ko" else self.label_en) or self.label_en or self.curie
 
 
 def value_chain(kg: KnowledgeGraph) -> list[Stage]:
-    """The main stages in ring order (kg:stageOrder), from kg/sparql/value-chain-stages.rq."""
+    """Every stage and group of stages in matrix order: kg:stageOrder, a group before its first
+    member (kg/sparql/value-chain-stages.rq)."""
     stages: dict[str, dict] = {}
-    for stage, order, label_en, label_ko, nxt, _ in kg.run(_sparql("value-chain-stages")).rows:
+    for stage, order, label_en, label_ko, nxt, member, _ in kg.run(_sparql("value-chain-stages")).rows:
         entry = stages.setdefault(
             curie(stage),
-            {"order": _int(order), "label_en": _text(label_en), "label_ko": _text(label_ko), "next": []},
+            {"order": _int(order), "label_en": _text(label_en), "label_ko": _text(label_ko), "next": [], "members": []},
         )
-        if nxt is not None and curie(nxt) not in entry["next"]:
-            entry["next"].append(curie(nxt))
+        for value, key in ((nxt, "next"), (member, "members")):
+            if value is not None and curie(value) not in entry[key]:
+                entry[key].append(curie(value))
     chain = [
-        Stage(c, e["order"], e["label_en"], e["label_ko"], tuple(e["next"]))
+        Stage(c, e["order"], e["label_en"], e["label_ko"], tuple(e["next"]), tuple(e["members"]))
         for c, e in sorted(stages.items(), key=lambda item: (item[1]["order"], item[0]))
     ]
     if not chain:
@@ -104,41 +107,75 @@ def value_chain(kg: KnowledgeGraph) -> list[Stage]:
     return chain
 
 
+def ring(stages: list[Stage] | tuple[Stage, ...]) -> list[Stage]:
+    """The main stages only, in ring order (groups left out)."""
+    return [s for s in stages if not s.members]
+
+
 @dataclass(frozen=True)
 class Coverage:
-    """How many initiatives and facilities in a region support each stage, in ring order."""
+    """A region's evidence on the value chain: per stage (matrix order), what the sources tie to it
+    in the region and which sources do; `sources`: how many sources cover the region at all."""
 
     region: Region
+    sources: int
     stages: tuple[Stage, ...]
-    supporters: tuple[int, ...]
-
-    @property
-    def gaps(self) -> list[Stage]:
-        return [s for s, n in zip(self.stages, self.supporters, strict=True) if n == 0]
+    evidence: tuple[tuple[Region, ...], ...]
+    citing: tuple[tuple[str, ...], ...]
 
     def count(self, stage: Stage) -> int:
-        return self.supporters[self.stages.index(stage)]
+        return len(self.evidence[self.stages.index(stage)])
+
+    @property
+    def ring(self) -> list[tuple[Stage, int]]:
+        """The main stages with how many things have evidence for each."""
+        return [(s, len(e)) for s, e in zip(self.stages, self.evidence, strict=True) if not s.members]
+
+    @property
+    def without_evidence(self) -> list[Stage]:
+        """Main stages no source ties to anything in the region."""
+        return [s for s, n in self.ring if n == 0]
 
 
 def coverage(kg: KnowledgeGraph, region: Region) -> Coverage:
-    """Supporters per stage located in `region` (kg/sparql/value-chain-coverage.rq)."""
+    """What the sources say `region` has on each stage (queries/value-chain-evidence.rq), and how
+    many sources cover it (kg/sparql/region-sources.rq)."""
     chain = value_chain(kg)
-    counts = {
-        curie(stage): _int(n)
-        for _, stage, _, n in kg.run(_sparql("value-chain-coverage"), region=URIRef(region.iri)).rows
-    }
-    return Coverage(region, tuple(chain), tuple(counts.get(s.curie, 0) for s in chain))
+    known = names(kg)
+    found: dict[str, tuple[set[URIRef], set[str]]] = {s.curie: (set(), set()) for s in chain}
+    for _, _, stage, thing, source in kg.run(_named("value-chain-evidence"), region=URIRef(region.iri)).rows:
+        things, sources = found.setdefault(curie(stage), (set(), set()))
+        if isinstance(thing, URIRef):
+            things.add(thing)
+        if source is not None:
+            sources.add(curie(source))
+    (row,) = kg.run(_sparql("region-sources"), region=URIRef(region.iri)).rows or [(None, None)]
+
+    def shown(thing: URIRef) -> Region:
+        return known[thing].region if thing in known else Region(str(thing), curie(thing), curie(thing), "")
+
+    return Coverage(
+        region,
+        _int(row[1]),
+        tuple(chain),
+        tuple(tuple(sorted((shown(t) for t in found[s.curie][0]), key=lambda r: r.curie)) for s in chain),
+        tuple(tuple(sorted(found[s.curie][1])) for s in chain),
+    )
 
 
-def gap_runs(cov: Coverage) -> list[dict]:
-    """Uncovered stages grouped into runs along the ring (wrapping from recycling to raw materials),
-    each with the covered stages that feed into it and that it feeds - where the loop breaks."""
-    stages, n = cov.stages, len(cov.stages)
-    covered = [c > 0 for c in cov.supporters]
+def no_evidence_runs(cov: Coverage) -> list[dict]:
+    """Main stages without evidence grouped into runs along the ring (wrapping from recycling to
+    raw materials), each with the stages with evidence that feed into it and that it feeds. Only
+    the stages of the feeds-into cycle: equipment serves the chain without feeding it."""
+    fed = {t for s, _ in cov.ring for t in s.feeds_into}
+    cycle = [(s, c) for s, c in cov.ring if s.feeds_into or s.curie in fed]
+    stages = [s for s, _ in cycle]
+    n = len(stages)
+    covered = [c > 0 for _, c in cycle]
     if not any(covered) or all(covered):
         runs = [] if all(covered) else [list(range(n))]
     else:
-        start = next(i for i in range(n) if covered[i])  # walk the ring from a covered stage
+        start = next(i for i in range(n) if covered[i])  # walk the ring from a stage with evidence
         runs, current = [], []
         for step in range(1, n + 1):
             i = (start + step) % n
@@ -165,11 +202,45 @@ def gap_runs(cov: Coverage) -> list[dict]:
                 "stages": [stages[i].curie for i in run_],
                 "labels_en": [stages[i].label_en for i in run_],
                 "labels_ko": [stages[i].label_ko for i in run_],
-                "fed_by_covered": fed_by,
-                "feeds_covered": feeds,
+                "fed_by_evidenced": fed_by,
+                "feeds_evidenced": feeds,
             }
         )
     return result
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    """One province-level region of the national matrix: sources covering it, and per stage (the
+    matrix's order) how many things the sources tie to the stage and how many sources do."""
+
+    region: Region
+    sources: int
+    evidence: tuple[int, ...]
+    citing: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    stages: tuple[Stage, ...]
+    rows: tuple[MatrixRow, ...]
+
+
+def coverage_matrix(kg: KnowledgeGraph) -> Matrix:
+    """Region x stage evidence counts for every province-level region (queries/coverage-matrix.rq)."""
+    chain = value_chain(kg)
+    known = names(kg)
+    cells: dict[URIRef, dict] = {}
+    for region, region_sources, _, stage, evidence, sources in kg.run(_named("coverage-matrix")).rows:
+        entry = cells.setdefault(region, {"sources": _int(region_sources), "cells": {}})
+        entry["cells"][curie(stage)] = (_int(evidence), _int(sources))
+    rows = []
+    for region, entry in cells.items():
+        place = known[region].region if region in known else Region(str(region), curie(region), curie(region), "")
+        counts = [entry["cells"].get(s.curie, (0, 0)) for s in chain]
+        rows.append(MatrixRow(place, entry["sources"], tuple(c[0] for c in counts), tuple(c[1] for c in counts)))
+    rows.sort(key=lambda r: (r.region.label_en.casefold(), r.region.curie))
+    return Matrix(tuple(chain), tuple(rows))
 
 
 # ---------------------------------------------------------------- funding
@@ -193,7 +264,7 @@ class LevelFunding:
 
 def funding_by_stage(kg: KnowledgeGraph, region: Region | None = None) -> list[StageFunding]:
     """Grant money of the initiatives supporting each stage (whole graph, or located in `region`)."""
-    chain = {s.curie: s for s in value_chain(kg)}
+    chain = {s.curie: s for s in ring(value_chain(kg))}
     if region is None:
         rows = [(stage, won, n) for stage, _, won, n in kg.run(_sparql("total-funding-by-stage")).rows]
     else:
@@ -274,6 +345,7 @@ class Analysis:
     edges: int
     organisations: list[dict]
     components: list[dict]
+    matrix: Matrix | None = None
     coverage: list[Coverage] = field(default_factory=list)
     funding_stages: list[StageFunding] = field(default_factory=list)
     funding_levels: list[LevelFunding] = field(default_factory=list)
@@ -286,18 +358,28 @@ def analyze(
     region: Region | None = None,
     top: int = 10,
 ) -> Analysis:
-    """Everything `kg analyze` reports; `graph` is the projection (already cut to `region`)."""
-    regions = [region] if region is not None else cities(kg)
+    """Everything `kg analyze` reports; `graph` is the projection (already cut to `region`).
+
+    The whole graph gets the national matrix (region x stage); a region, its evidence per stage.
+    """
     return Analysis(
         region=region,
         nodes=graph.number_of_nodes(),
         edges=graph.number_of_edges(),
         organisations=central_organisations(graph, hierarchy, top),
         components=components(graph),
-        coverage=[coverage(kg, r) for r in regions],
+        matrix=coverage_matrix(kg) if region is None else None,
+        coverage=[coverage(kg, region)] if region is not None else [],
         funding_stages=funding_by_stage(kg, region),
         funding_levels=funding_by_level(kg, region),
     )
+
+
+def _stage_dict(stage: Stage) -> dict:
+    entry = {"stage": stage.curie, "order": stage.order, "label_en": stage.label_en, "label_ko": stage.label_ko}
+    if stage.members:
+        entry["members"] = list(stage.members)
+    return entry
 
 
 def _coverage_dict(cov: Coverage) -> dict:
@@ -305,13 +387,36 @@ def _coverage_dict(cov: Coverage) -> dict:
         "region": cov.region.curie,
         "label_en": cov.region.label_en,
         "label_ko": cov.region.label_ko,
+        "sources": cov.sources,
         "stages": [
-            {"stage": s.curie, "order": s.order, "label_en": s.label_en, "label_ko": s.label_ko, "supporters": n}
-            for s, n in zip(cov.stages, cov.supporters, strict=True)
+            {
+                **_stage_dict(s),
+                "evidence": [{"id": e.curie, "label_en": e.label_en, "label_ko": e.label_ko} for e in evidence],
+                "sources": list(citing),
+            }
+            for s, evidence, citing in zip(cov.stages, cov.evidence, cov.citing, strict=True)
         ],
-        "covered": sum(1 for n in cov.supporters if n),
-        "gaps": [s.curie for s in cov.gaps],
-        "gap_runs": gap_runs(cov),
+        "stages_with_evidence": sum(1 for _, n in cov.ring if n),
+        "main_stages": len(cov.ring),
+        "without_evidence": [s.curie for s in cov.without_evidence],
+        "runs_without_evidence": no_evidence_runs(cov),
+    }
+
+
+def _matrix_dict(matrix: Matrix) -> dict:
+    return {
+        "stages": [_stage_dict(s) for s in matrix.stages],
+        "regions": [
+            {
+                "region": row.region.curie,
+                "label_en": row.region.label_en,
+                "label_ko": row.region.label_ko,
+                "sources": row.sources,
+                "evidence": list(row.evidence),
+                "evidence_sources": list(row.citing),
+            }
+            for row in matrix.rows
+        ],
     }
 
 
@@ -326,7 +431,8 @@ def as_dict(analysis: Analysis) -> dict:
             "sizes": [c["size"] for c in analysis.components],
             "small": [c for c in analysis.components if c["members"]],
         },
-        "value_chain_coverage": [_coverage_dict(c) for c in analysis.coverage],
+        "coverage_matrix": _matrix_dict(analysis.matrix) if analysis.matrix else None,
+        "value_chain_evidence": [_coverage_dict(c) for c in analysis.coverage],
         "funding_by_stage": [
             {
                 "stage": f.stage.curie,
@@ -371,28 +477,44 @@ def _csv(analysis: Analysis) -> str:
     rows.append(["components", scope, "", "", "", "count", len(analysis.components)])
     for i, comp in enumerate(analysis.components, 1):
         rows.append(["components", scope, str(i), " | ".join(comp["labels"]), "", "size", comp["size"]])
-    for cov in data["value_chain_coverage"]:
-        for s in cov["stages"]:
+    if analysis.matrix is not None:
+        for row in analysis.matrix.rows:
+            region = row.region.curie
+            rows.append(
+                ["coverage_matrix", region, "", row.region.label_en, row.region.label_ko, "sources", row.sources]
+            )
+            for stage, evidence, citing in zip(analysis.matrix.stages, row.evidence, row.citing, strict=True):
+                for metric, value in (("evidence", evidence), ("evidence_sources", citing)):
+                    rows.append(["coverage_matrix", region, stage.curie, stage.label_en, stage.label_ko, metric, value])
+    for cov in analysis.coverage:
+        region = cov.region.curie
+        rows.append(
+            ["value_chain_evidence", region, "", cov.region.label_en, cov.region.label_ko, "sources", cov.sources]
+        )
+        for stage, evidence, citing in zip(cov.stages, cov.evidence, cov.citing, strict=True):
+            rows.append(
+                ["value_chain_evidence", region, stage.curie, stage.label_en, stage.label_ko, "evidence", len(evidence)]
+            )
             rows.append(
                 [
-                    "value_chain_coverage",
-                    cov["region"],
-                    s["stage"],
-                    s["label_en"],
-                    s["label_ko"],
-                    "supporters",
-                    s["supporters"],
+                    "value_chain_evidence",
+                    region,
+                    stage.curie,
+                    stage.label_en,
+                    stage.label_ko,
+                    "evidence_sources",
+                    len(citing),
                 ]
             )
-        for i, gap in enumerate(cov["gap_runs"], 1):
+        for i, run_ in enumerate(no_evidence_runs(cov), 1):
             rows.append(
                 [
-                    "value_chain_gaps",
-                    cov["region"],
-                    " ".join(gap["stages"]),
-                    " | ".join(gap["labels_en"]),
-                    " | ".join(gap["labels_ko"]),
-                    "gap_run",
+                    "value_chain_no_evidence",
+                    region,
+                    " ".join(run_["stages"]),
+                    " | ".join(run_["labels_en"]),
+                    " | ".join(run_["labels_ko"]),
+                    "run",
                     i,
                 ]
             )
@@ -448,28 +570,10 @@ def _tables(analysis: Analysis, lang: str) -> str:
             )
         )
 
+    if analysis.matrix is not None:
+        parts.append(_matrix_table(analysis.matrix, lang))
     for cov in analysis.coverage:
-        covered = sum(1 for n in cov.supporters if n)
-        parts.append(f"\nValue-chain coverage, {cov.region.title}: {covered} of {len(cov.stages)} stages\n")
-        parts.append(
-            render_table(
-                ["order", "stage", "supporters"],
-                [
-                    [str(s.order), s.label(lang), str(n) if n else "0  (gap)"]
-                    for s, n in zip(cov.stages, cov.supporters, strict=True)
-                ],
-                right_align=[True, False, True],
-            )
-        )
-        runs = gap_runs(cov)
-        if runs:
-            labels = {s.curie: s.label(lang) for s in cov.stages}
-            parts.append("Gaps along the feeds-into cycle:\n")
-            for gap in runs:
-                line = " → ".join(labels[c] for c in gap["stages"])
-                fed = ", ".join(labels[c] for c in gap["fed_by_covered"]) or "nothing covered"
-                feeds = ", ".join(labels[c] for c in gap["feeds_covered"]) or "nothing covered"
-                parts.append(f"  {line}  (fed by: {fed}; feeds: {feeds})\n")
+        parts.append(_evidence_table(cov, lang))
 
     parts.append(f"\nFunding per value-chain stage, KRW ({scope}; an initiative counts for each stage it supports)\n")
     parts.append(
@@ -493,4 +597,75 @@ def _tables(analysis: Analysis, lang: str) -> str:
             right_align=[False, True, True],
         )
     )
+    return "".join(parts)
+
+
+NO_EVIDENCE = "no evidence in the sources"
+
+
+def _column(stage: Stage, chain: tuple[Stage, ...]) -> str:
+    """A stage's column head: its order, or the span of orders a group covers (3-6)."""
+    if not stage.members:
+        return str(stage.order)
+    orders = sorted(s.order for s in chain if s.curie in stage.members)
+    return f"{orders[0]}-{orders[-1]}" if orders else str(stage.order)
+
+
+def _matrix_table(matrix: Matrix, lang: str) -> str:
+    columns = [_column(s, matrix.stages) for s in matrix.stages]
+    head = (
+        "\nNational map: evidence in the sources, region x value-chain stage\n"
+        "(things the sources tie to each stage in the region; . = no evidence in the sources;"
+        " sources = sources that cover the region at all)\n"
+    )
+    table = render_table(
+        ["region", "sources", *columns],
+        [
+            [_name(row.region, lang), str(row.sources)] + [str(n) if n else "." for n in row.evidence]
+            for row in matrix.rows
+        ],
+        right_align=[False] + [True] * (len(columns) + 1),
+    )
+    key = "; ".join(
+        f"{col} {s.label(lang)}" + (" (any of them)" if s.members else "")
+        for col, s in zip(columns, matrix.stages, strict=True)
+    )
+    return head + table + f"Stages: {key}\n"
+
+
+def _name(region: Region, lang: str) -> str:
+    return (region.label_ko or region.label_en) if lang == "ko" else (region.label_en or region.label_ko)
+
+
+def _evidence_table(cov: Coverage, lang: str) -> str:
+    with_evidence = sum(1 for _, n in cov.ring if n)
+    parts = [
+        f"\nValue-chain evidence, {cov.region.title}: {with_evidence} of {len(cov.ring)} stages with evidence;"
+        f" {cov.sources} source{'s' if cov.sources != 1 else ''} cover the region\n"
+    ]
+    parts.append(
+        render_table(
+            ["order", "stage", "evidence", "sources", "what the sources tie to the stage"],
+            [
+                [
+                    _column(s, cov.stages),
+                    s.label(lang),
+                    str(len(evidence)),
+                    str(len(citing)),
+                    "; ".join(_name(e, lang) for e in evidence) or NO_EVIDENCE,
+                ]
+                for s, evidence, citing in zip(cov.stages, cov.evidence, cov.citing, strict=True)
+            ],
+            right_align=[True, False, True, True, False],
+        )
+    )
+    runs = no_evidence_runs(cov)
+    if runs:
+        labels = {s.curie: s.label(lang) for s in cov.stages}
+        parts.append("Runs of stages with no evidence in the sources, along the feeds-into cycle:\n")
+        for run_ in runs:
+            line = " → ".join(labels[c] for c in run_["stages"])
+            fed = ", ".join(labels[c] for c in run_["fed_by_evidenced"]) or "nothing with evidence"
+            feeds = ", ".join(labels[c] for c in run_["feeds_evidenced"]) or "nothing with evidence"
+            parts.append(f"  {line}  (fed by: {fed}; feeds: {feeds})\n")
     return "".join(parts)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 from kg import __version__
 from kg.errors import OutputError
-from kg.formats import suffixes
 from kg.paths import atomic_write, display
 
 __all__ = ["Record", "Cache", "fingerprint", "changed_inputs", "paths_key", "code_fingerprint", "sha256_file"]
@@ -172,5 +171,5 @@ def _digest(text: str) -> str:
 
 
 def _listing(folder: Path) -> list[str]:
-    known = suffixes()
-    return sorted(p.name for p in folder.iterdir() if p.suffix.lower() in known and p.is_file())
+    """The files of a data folder, at any depth (a new file anywhere in it changes the inputs)."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())

@@ -8,6 +8,7 @@ link or publish it. Options shared by several commands are decorators defined on
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,8 +116,10 @@ def _engine_name(ctx: click.Context, param: click.Parameter, value: str | None) 
     "--data",
     "data",
     multiple=True,
+    envvar="KG_DATA",
     type=click.Path(path_type=Path),
-    help="Data file or folder (repeatable). Default: the bundled data/.",
+    help="Data file or folder (repeatable; also $KG_DATA, paths separated by "
+    f"{os.pathsep!r}). Default: the bundled data/.",
 )
 @click.option(
     "--ontology",
@@ -318,23 +321,33 @@ def validate_command(settings: Settings, files: tuple[Path, ...], fmt: str, shap
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(GRAPH_OUTPUT_FORMATS),
-    help="Serialization. Default: from the file suffix (.nt, .jsonld), else ttl.",
+    type=click.Choice([*GRAPH_OUTPUT_FORMATS, "nq", "trig"]),
+    help="Serialization: ttl, nt, jsonld (one graph) or nq, trig (the graphs kept apart). "
+    "Default: from the file suffix (.nt, .jsonld, .nq, .trig), else ttl.",
 )
 @click.option("--inferred-only", is_flag=True, help="Write only the inferred triples, not the asserted ones.")
 @click.pass_obj
 def reason(settings: Settings, output: str, fmt: str | None, inferred_only: bool) -> None:
-    """Write the asserted graph plus its OWL 2 RL inferences (noise removed)."""
+    """Write the asserted graph plus its OWL 2 RL inferences (noise removed).
+
+    N-Quads and TriG keep the graphs apart: each data file's statements in a graph of its own
+    (kgg:data/<path>), kgg:ontology, kgg:inferred, and in the default graph which source each
+    file's graph is derived from (prov:wasDerivedFrom).
+    """
     from kg.namespaces import bind
+    from kg.results import DATASET_FORMATS, serialize_dataset
 
     fmt = fmt or _format_from_suffix(output)
     kg = settings.open()
+    if fmt in DATASET_FORMATS:
+        emit(serialize_dataset(kg.source_graphs(inferred_only=inferred_only), fmt), output)
+        return
     graph = kg.inferred if inferred_only else bind(kg.inferred + kg.asserted)
     emit(serialize_graph(graph, fmt), output)
 
 
 def _format_from_suffix(output: str) -> str:
-    return {".nt": "nt", ".jsonld": "jsonld"}.get(Path(output).suffix, "ttl")
+    return {".nt": "nt", ".jsonld": "jsonld", ".nq": "nq", ".trig": "trig"}.get(Path(output).suffix, "ttl")
 
 
 @cli.command()
@@ -347,6 +360,8 @@ def stats(settings: Settings) -> None:
     text = render_table(
         ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
     )
+    files = result.data_graphs
+    text += f"{files} data file{'s' if files != 1 else ''}, each a named graph of its own (kgg:data/...)\n"
     text += "\n" + render_table(
         ["class", "entities"], [[curie(c), str(n)] for c, n in result.classes], right_align=[False, True]
     )
@@ -615,7 +630,14 @@ def export_command(
 @click.option("-o", "--output", required=True, metavar="FILE", help="The picture to write: FILE.svg or FILE.png.")
 @click.option("--format", "fmt", type=click.Choice(["svg", "png"]), help="Picture format. Default: from -o's suffix.")
 @click.option(
-    "--value-chain", is_flag=True, help="Draw --region's value-chain ring (stages coloured by support) instead."
+    "--value-chain",
+    is_flag=True,
+    help="Draw --region's value-chain ring instead (stages coloured by the evidence in the sources).",
+)
+@click.option(
+    "--matrix",
+    is_flag=True,
+    help="Draw the national heat map instead: province-level regions x value-chain stages, evidence counts.",
 )
 @subgraph_options
 @click.pass_obj
@@ -624,6 +646,7 @@ def render_command(
     output: str,
     fmt: str | None,
     value_chain: bool,
+    matrix: bool,
     region: str | None,
     classes: tuple[str, ...],
     focus: str | None,
@@ -631,17 +654,22 @@ def render_command(
     inferred: bool,
     lang: str,
 ) -> None:
-    """Draw the graph (or a subgraph) with Graphviz, or a region's value-chain ring with --value-chain."""
+    """Draw the graph (or a subgraph) with Graphviz, a region's value-chain ring (--value-chain), or the
+    national heat map of evidence per region and stage (--matrix)."""
     from kg import render as rendering
     from kg.paths import atomic_write
 
     if output == "-":
         raise UsageError("kg render writes a picture file; give -o FILE.svg or FILE.png")
     fmt = rendering.format_of(output, fmt)
+    if value_chain and matrix:
+        raise UsageError("--value-chain and --matrix draw different pictures; give one of them")
     if value_chain and not region:
         raise UsageError("--value-chain needs --region PLACE (e.g. --region Gunsan)")
     if value_chain and (classes or focus or inferred):
         raise UsageError("--value-chain draws the stages; it takes no --class, --focus or --inferred")
+    if matrix and (region or classes or focus or inferred):
+        raise UsageError("--matrix draws every region; it takes no --region, --class, --focus or --inferred")
     rendering.require_graphviz()  # before paying for reasoning
     kg = settings.open()
     if value_chain:
@@ -650,8 +678,14 @@ def render_command(
 
         cov = coverage(kg, resolve_place(kg, region))
         picture = rendering.run_graphviz(rendering.value_chain_dot(cov, lang=lang), fmt)
-        covered = sum(1 for n in cov.supporters if n)
-        what = f"the value chain of {cov.region.label_en} ({covered} of {len(cov.stages)} stages supported)"
+        evidenced = sum(1 for _, n in cov.ring if n)
+        what = f"the value chain of {cov.region.label_en} ({evidenced} of {len(cov.ring)} stages with evidence)"
+    elif matrix:
+        from kg.analyze import coverage_matrix
+
+        table = coverage_matrix(kg)
+        picture = rendering.run_graphviz(rendering.matrix_dot(table, lang=lang), fmt)
+        what = f"the evidence matrix of {len(table.rows)} regions and {len(table.stages)} stages"
     else:
         graph = _projection(kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
         from kg.styles import category_labels
@@ -679,7 +713,8 @@ def render_command(
 @output_option()
 @click.pass_obj
 def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str, top: int, output: str) -> None:
-    """Central organisations, components, value-chain coverage and gaps, funding per stage and level."""
+    """Central organisations, components, the evidence on the value chain (the national region x stage
+    matrix, or --region's stages with what the sources tie to each), funding per stage and level."""
     from kg import analyze as analysis
     from kg.project import class_hierarchy, project
     from kg.regions import resolve_place
@@ -843,9 +878,10 @@ def _raise_stop(signum, frame) -> None:  # noqa: ANN001
 def serve(settings: Settings, host: str, port: int, timeout: int, store_dir: Path | None) -> None:
     """Serve the reasoned graph read-only over the SPARQL 1.1 Protocol until Ctrl-C.
 
-    Runs Oxigraph's server (pip install 'battery-kg[server]') on a store holding
-    kgg:ontology, kgg:data and kgg:inferred, with their union as the default graph,
-    CORS allowed and a query time limit. Updates are refused.
+    Runs Oxigraph's server (pip install 'battery-kg[server]') on a store holding each data
+    file's graph (kgg:data/<path>), kgg:ontology, kgg:inferred and, in the default graph, which
+    source each file's graph is derived from; their union is the default graph. CORS allowed,
+    a query time limit. Updates are refused.
     """
     import shutil
     import signal
@@ -904,7 +940,8 @@ def serve(settings: Settings, host: str, port: int, timeout: int, store_dir: Pat
     default="https://w3id.org/battery-kg/graph/",
     show_default=True,
     metavar="IRI",
-    help="Graphs are named PREFIX + ontology, data, inferred and links/<linkset file name>.",
+    help="Graphs are named PREFIX + ontology, inferred, provenance, data/<data file path> and "
+    "links/<linkset file name>.",
 )
 @click.option(
     "--linkset",
@@ -931,7 +968,9 @@ def push(
     timeout: float,
     no_check: bool,
 ) -> None:
-    """Upload the asserted graphs, the inferred graph and linksets to a triple store, one named graph each.
+    """Upload the graphs and linksets to a triple store, one named graph each: each data file's statements
+    (<prefix>data/<path>), the ontology, the inferences, which source each file's graph is derived from
+    (<prefix>provenance), each linkset (<prefix>links/<name>).
 
     Uses the SPARQL 1.1 Graph Store HTTP Protocol: each graph is replaced by one PUT, which
     the store applies atomically (the push as a whole is not). Blank nodes travel as
@@ -954,13 +993,14 @@ def push(
         if rdf_format is None:
             raise UsageError(f"--linkset {display(path)}: unknown RDF file type; use one of {', '.join(suffixes())}")
         linked[URIRef(f"{graph_prefix}links/{remote.slug(path.stem)}")] = engine.parse(path, rdf_format)
+    from kg.namespaces import KGG
+
     kg = settings.open()
     graphs = {
-        URIRef(graph_prefix + "ontology"): kg.ontology,
-        URIRef(graph_prefix + "data"): kg.data,
-        URIRef(graph_prefix + "inferred"): kg.inferred,
-        **linked,
+        URIRef(graph_prefix + ("provenance" if name is None else str(name)[len(KGG) :])): triples
+        for name, triples in kg.source_graphs().items()
     }
+    graphs.update(linked)
     uploads = remote.push(graphs, store_url, timeout=timeout, progress=_progress_reporter())
     if not no_check:
         sparql = (internal_sparql_dir() / "triples-per-graph.rq").read_text(encoding="utf-8")

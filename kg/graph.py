@@ -1,8 +1,11 @@
 """The reasoned graph: the one handle every command and library call opens.
 
-`open_graph(inputs)` returns a `KnowledgeGraph`: the engine, the engine's own dataset (kgg:ontology,
-kgg:data and kgg:inferred, queried as their union), and the record of what it was built from
-(kg.cache). It comes from the first of:
+`open_graph(inputs)` returns a `KnowledgeGraph`: the engine, the engine's own dataset, and the
+record of what it was built from (kg.cache). The dataset holds each data file's statements in a
+named graph of its own (kgg:data/<path>), all of them once more, each triple once, in kgg:data,
+the ontology in kgg:ontology, the inferences in kgg:inferred, and in the default graph which
+source each file's graph is derived from (prov:wasDerivedFrom). Queries without GRAPH see the
+merge of them all, each triple once. It comes from the first of:
 
 1. an on-disk store (`kg load --store DIR`), opened read-only;
 2. the reasoning cache, when the record of these input paths says no file changed and the closure
@@ -35,13 +38,14 @@ from kg.load import (
     ENTRY_FILE,
     check_parsed,
     check_size,
-    data_files,
+    data_graphs,
     file_format,
     load_data,
     load_ontology,
+    provenance,
     quiet_literal_warnings,
 )
-from kg.namespaces import KGG, bind
+from kg.namespaces import DATA_GRAPHS, DEFAULT_GRAPH, KGG, bind
 from kg.paths import atomic_stream, check_files, display
 from kg.reason import NOISE, reason
 
@@ -49,7 +53,9 @@ __all__ = ["Inputs", "KnowledgeGraph", "open_graph", "reason_into", "engine_labe
 
 log = logging.getLogger(__name__)
 
-# The graphs of a reasoned dataset, by role.
+# The graphs of a reasoned dataset by role, besides each data file's own (kgg:data/...) and the
+# default graph (which source each file's graph is derived from). kgg:data holds every data
+# file's triples once: queries without GRAPH see the merge of these and the default graph.
 GRAPHS: dict[str, URIRef] = {"ontology": KGG.ontology, "data": KGG.data, "inferred": KGG.inferred}
 STORE_RECORD = "kg-store.json"
 
@@ -138,10 +144,15 @@ class KnowledgeGraph:
         if isinstance(self.dataset, Dataset):
             return self.dataset
         dataset = bind(Dataset(default_union=True))
-        for name in self.engine.graph_names(self.dataset):
+        for name in [*self.engine.graph_names(self.dataset), DEFAULT_GRAPH]:
             context = dataset.graph(name)
             dataset.addN((s, p, o, context) for s, p, o in self.engine.triples(self.dataset, name))
         return dataset
+
+    @property
+    def data_graph_names(self) -> list[URIRef]:
+        """The named graphs of the data files (kgg:data/...), one per file."""
+        return [name for name in self.engine.graph_names(self.dataset) if str(name).startswith(DATA_GRAPHS)]
 
     def graph(self, name: URIRef) -> Graph:
         """One named graph as a plain rdflib Graph."""
@@ -155,7 +166,13 @@ class KnowledgeGraph:
 
     @cached_property
     def data(self) -> Graph:
+        """Every data file's statements, each once (kgg:data)."""
         return self.graph(KGG.data)
+
+    @cached_property
+    def provenance(self) -> Graph:
+        """The default graph: which sources each data file's graph is derived from."""
+        return self.graph(DEFAULT_GRAPH)
 
     @cached_property
     def inferred(self) -> Graph:
@@ -168,13 +185,28 @@ class KnowledgeGraph:
 
     def with_graphs(self, extra: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]]) -> KnowledgeGraph:
         """A graph holding ours and `extra` (more named graphs), on the same engine."""
-        graphs = {name: list(self.engine.triples(self.dataset, name)) for name in GRAPHS.values()}
+        names = [*self.engine.graph_names(self.dataset), DEFAULT_GRAPH]
+        graphs = {name: list(self.engine.triples(self.dataset, name)) for name in names}
         graphs = {name: triples for name, triples in graphs.items() if triples}
         graphs.update(extra)
         return KnowledgeGraph(self.engine, self.engine.dataset(graphs), self.record, reasoned=self.reasoned)
 
     def dump_nquads(self, out: BinaryIO) -> None:
         self.engine.dump_nquads(self.dataset, out)
+
+    def source_graphs(self, *, inferred_only: bool = False) -> dict[URIRef | None, list[tuple[Node, Node, Node]]]:
+        """The graphs as kg writes them for others (kg reason, push, serve): each data file's own graph,
+        kgg:ontology, kgg:inferred, and the default graph (None) saying which source each file's graph
+        is derived from. kgg:data, the merge kg keeps so that queries count each statement once, is
+        left out: it repeats the files' graphs. With `inferred_only`, kgg:inferred alone."""
+        if inferred_only:
+            return {KGG.inferred: list(self.engine.triples(self.dataset, KGG.inferred))}
+        names = [n for n in self.engine.graph_names(self.dataset) if n != KGG.data]
+        graphs: dict[URIRef | None, list[tuple[Node, Node, Node]]] = {
+            name: list(self.engine.triples(self.dataset, name)) for name in names
+        }
+        graphs[None] = list(self.engine.triples(self.dataset, DEFAULT_GRAPH))
+        return {name: triples for name, triples in graphs.items() if triples}
 
 
 def engine_label(engine: Engine) -> str:
@@ -189,7 +221,9 @@ def open_graph(inputs: Inputs, *, reasoning: bool = True) -> KnowledgeGraph:
     if not reasoning:
         ontology = load_ontology(inputs.ontology, engine)
         data = load_data(inputs.data, engine)
-        dataset = engine.dataset({KGG.ontology: ontology.graph, KGG.data: data.graph})
+        dataset = engine.dataset(
+            {KGG.ontology: ontology.graph, KGG.data: data.graph, **data.graphs, DEFAULT_GRAPH: provenance(data.graphs)}
+        )
         record = Record(_fingerprint(inputs, ontology.files, data.files), engine_label(engine))
         return KnowledgeGraph(engine, dataset, record, reasoned=False)
     cache = Cache(inputs.cache) if inputs.cache is not None else None
@@ -216,31 +250,46 @@ def open_graph(inputs: Inputs, *, reasoning: bool = True) -> KnowledgeGraph:
 def reason_into(inputs: Inputs, directory: Path | None = None) -> tuple[Any, Record]:
     """Load and reason: the engine's dataset (on disk at `directory` when the engine can) and its record.
 
-    Every input passes the same checks on either route: imports resolved locally, the size
-    limit, no empty file, no ill-typed literal.
+    Each data file is a named graph of its own (kg.load.data_graphs), the default graph says
+    which sources each is derived from (kg.load.provenance), kgg:inferred holds what reasoning
+    added. Every input passes the same checks on either route: imports resolved locally, the
+    size limit, no empty file, no ill-typed literal.
     """
     engine = inputs.engine
     ontology = load_ontology(inputs.ontology, engine)
-    files = data_files(inputs.data)
+    names = data_graphs(inputs.data)
     if Capability.FILES_TO_STORE in engine.capabilities:
-        for path in files:
+        for path in names:
             check_size(path, native=True)
         with quiet_literal_warnings():
             dataset, counts = engine.reason_files(
                 ontology.graph,
-                [(path, file_format(path)) for path in files],
+                [(path, file_format(path), name) for path, name in names.items()],
                 check=check_parsed,
                 noise=NOISE,
                 directory=directory,
             )
         log.info("inferred %d triples (%s engine, array reasoner)", counts["inferred"], engine.name)
     else:
-        data = load_data(files, engine)
+        data = load_data(inputs.data, engine)
         inference = reason(ontology.graph, data.graph, engine)
-        graphs = {"ontology": inference.ontology, "data": inference.data, "inferred": inference.inferred}
-        dataset = engine.dataset({GRAPHS[role]: graph for role, graph in graphs.items()})
-        counts = {role: len(graph) for role, graph in graphs.items()}
-    return dataset, Record(_fingerprint(inputs, ontology.files, files), engine_label(engine), counts=counts)
+        cited = provenance(data.graphs)
+        dataset = engine.dataset(
+            {
+                KGG.ontology: ontology.graph,
+                KGG.data: data.graph,
+                **data.graphs,
+                DEFAULT_GRAPH: cited,
+                KGG.inferred: inference.inferred,
+            }
+        )
+        counts = {
+            "ontology": len(ontology.graph),
+            "data": len(data.graph),
+            "provenance": len(cited),
+            "inferred": len(inference.inferred),
+        }
+    return dataset, Record(_fingerprint(inputs, ontology.files, list(names)), engine_label(engine), counts=counts)
 
 
 def _fingerprint(inputs: Inputs, ontology: list[Path], data: list[Path]) -> dict:

@@ -9,18 +9,22 @@ import logging
 import os
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from rdflib import Graph, Literal, URIRef
+from rdflib.term import Node
 
 from kg.engine import Engine, get_engine
 from kg.errors import LoadError
 from kg.formats import RdfFormat, by_suffix, suffixes
-from kg.namespaces import OWL, PREFIXES, bind
+from kg.namespaces import DATA_GRAPHS, DCTERMS, KG, OWL, PREFIXES, PROV, bind
 from kg.paths import display
+
+_SOURCE_PROPERTIES = (KG.source, DCTERMS.source)
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +34,11 @@ CATALOG_FILE = "catalog-v001.xml"
 
 @dataclass
 class Loaded:
-    """A merged graph and the files it came from, in the order they were read."""
+    """A merged graph and the files it came from, in the order they were read; each file's own graph by name."""
 
     graph: Graph
     files: list[Path] = field(default_factory=list)
+    graphs: dict[URIRef, Graph] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,33 +123,74 @@ def _collect_uris(element: ET.Element, base: Path, mapping: dict[str, Path]) -> 
 
 
 def load_data(paths: Iterable[Path], engine: Engine | None = None) -> Loaded:
-    """Parse data files, and every RDF file (sorted by name) directly inside data folders, into one graph."""
+    """Parse data files, and every RDF file inside data folders (recursively, sorted), each into its own graph."""
     engine = engine or get_engine()
-    files = data_files(paths)
+    names = data_graphs(paths)
     merged = Graph()
-    for path in files:
-        merged += _parse(engine, path)
-    log.info("loaded data: %d file(s), %d triples", len(files), len(merged))
-    return Loaded(bind(merged), files)
+    graphs: dict[URIRef, Graph] = {}
+    for path, name in names.items():
+        graph = _parse(engine, path)
+        graphs[name] = graph
+        merged += graph
+    log.info("loaded data: %d file(s), %d triples", len(names), len(merged))
+    return Loaded(bind(merged), list(names), graphs)
 
 
 def data_files(paths: Iterable[Path]) -> list[Path]:
-    """The files `load_data` reads: each file given, and the RDF files (sorted) directly inside each folder."""
-    files: list[Path] = []
-    for path in map(Path, paths):
-        if path.is_dir():
-            known = suffixes()
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in known and p.is_file())
-            if not found:
-                raise LoadError(f"{display(path)}: no .ttl files in this folder")
-            files.extend(found)
-        elif path.exists():
-            files.append(path)
+    """The files `load_data` reads: each file given, and the RDF files (sorted) inside each folder, at any depth."""
+    return list(data_graphs(paths))
+
+
+def data_graphs(paths: Iterable[Path]) -> dict[Path, URIRef]:
+    """Each data file with the named graph it is read into: kgg:data/<path in its folder, without suffix>
+    (kgg:data/<name> for a file given alone). A folder's other files are reported, never silently skipped."""
+    known = suffixes()
+    found: dict[Path, URIRef] = {}
+    origin: dict[URIRef, Path] = {}
+    for given in map(Path, paths):
+        if given.is_dir():
+            # Hidden files and folders (.git, .DS_Store) are not part of the data.
+            inside = sorted(p for p in given.rglob("*") if p.is_file() and not _hidden(p, given))
+            rdf = [p for p in inside if p.suffix.lower() in known]
+            skipped = sorted(set(inside) - set(rdf))
+            if not rdf:
+                others = f"{len(skipped)} other file{'s' if len(skipped) != 1 else ''} and " if skipped else ""
+                raise LoadError(f"{display(given)}: {others}no RDF files in this folder (kg reads {', '.join(known)})")
+            for path in skipped:
+                log.warning("skipped %s: not an RDF data file (kg reads %s)", display(path), ", ".join(known))
+            pairs = [(p, p.relative_to(given).with_suffix("")) for p in rdf]
+        elif given.exists():
+            pairs = [(given, Path(given.stem))]
         else:
-            raise LoadError(f"{display(path)}: no such file or folder")
-    if not files:
+            raise LoadError(f"{display(given)}: no such file or folder")
+        for path, relative in pairs:
+            path = path.resolve()
+            if path in found:
+                continue  # a file named twice is read once
+            name = URIRef(DATA_GRAPHS + "/".join(quote(part, safe="-._~") for part in relative.parts))
+            if name in origin:
+                raise LoadError(
+                    f"{display(path)} and {display(origin[name])} would share the graph <{name}>; rename one of them"
+                )
+            found[path], origin[name] = name, path
+    if not found:
         raise LoadError("no data given")
-    return list(dict.fromkeys(p.resolve() for p in files))  # a file named twice is read once
+    return found
+
+
+def _hidden(path: Path, folder: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(folder).parts)
+
+
+def provenance(graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]]) -> list[tuple[Node, Node, Node]]:
+    """Each data graph `prov:wasDerivedFrom` every source its statements cite (kg:source, dcterms:source).
+
+    A source's file cites that one source, so its graph is derived from exactly that page.
+    """
+    found = set()
+    for name, triples in graphs.items():
+        found.update((name, PROV.wasDerivedFrom, o) for _, p, o in triples if p in _SOURCE_PROPERTIES)
+    return sorted(found)
 
 
 # -- guards on every input file ------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rdflib import Graph, Namespace
+from rdflib import Graph, Namespace, URIRef
 from rdflib.namespace import OWL, RDF, RDFS, XSD
 
 __all__ = [
@@ -26,6 +26,8 @@ __all__ = [
     "RDFS",
     "XSD",
     "PREFIXES",
+    "DEFAULT_GRAPH",
+    "DATA_GRAPHS",
     "OURS",
     "bind",
 ]
@@ -80,6 +82,11 @@ XSD_INTEGERS = frozenset(
 )  # fmt: skip
 XSD_FLOATS = frozenset({XSD.double, XSD.float})
 XSD_NUMBERS = XSD_INTEGERS | XSD_FLOATS | {XSD.decimal}
+
+# The default graph of a dataset, where a dataset's graphs are named (rdflib's own name for it).
+DEFAULT_GRAPH = URIRef("urn:x-rdflib:default")
+# Each data file is a named graph under this prefix: kgg:data/sources/2023-07-13-kukinews-ecopro-pohang.
+DATA_GRAPHS = str(KGG) + "data/"
 
 # Namespaces whose IRIs we mint; owl:sameAs may only link IRIs inside these.
 OURS: tuple[str, ...] = (str(KGD), str(KGC))

@@ -39,6 +39,8 @@ _UI = {
         "hint": "Click a node to see its facts and sources.",
         "links": "Links",
         "sources": "Sources",
+        "sources_count": "sources",
+        "source_one": "source",
         "facts": "Facts",
     },
     "ko": {
@@ -55,6 +57,8 @@ _UI = {
         "hint": "노드를 누르면 사실과 출처가 보입니다.",
         "links": "연결",
         "sources": "출처",
+        "sources_count": "개 출처",
+        "source_one": "개 출처",
         "facts": "사실",
     },
 }
@@ -96,7 +100,14 @@ def _page_data(graph: nx.MultiDiGraph, options: ExportOptions) -> dict:
         x, y = positions.get(node, (0.0, 0.0))
         nodes.append({"id": node, "x": x, "y": y, "colour": colour_of(data), "data": data})
     edges = [
-        {"source": u, "target": v, "key": key, "label": str(d.get("label", key)), "inferred": bool(d.get("inferred"))}
+        {
+            "source": u,
+            "target": v,
+            "key": key,
+            "label": str(d.get("label", key)),
+            "inferred": bool(d.get("inferred")),
+            "sources": str(d.get("sources", "")).split(),
+        }
         for u, v, key, d in sorted(graph.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
     ]
     categories = sorted({str(d.get("category", "")) for _, d in graph.nodes(data=True) if d.get("category")})
@@ -104,6 +115,11 @@ def _page_data(graph: nx.MultiDiGraph, options: ExportOptions) -> dict:
     regions = sorted({str(d.get("region", "")) for _, d in graph.nodes(data=True) if d.get("region")})
 
     names = category_labels(options.dataset) if options.dataset is not None else {}
+    # How many sources cover each region: those of the region and of everything in it.
+    covering: dict[str, set[str]] = {r: set() for r in regions}
+    for node, d in graph.nodes(data=True):
+        for region in {str(d.get("region", "")), node} & covering.keys():
+            covering[region].update(str(d.get("source", "")).split())
 
     def label_of(curie: str) -> str:
         if curie in graph.nodes:
@@ -124,7 +140,7 @@ def _page_data(graph: nx.MultiDiGraph, options: ExportOptions) -> dict:
             for c in categories
         ],
         "types": [{"id": t, "label": label or t} for t, label in types if t],
-        "regions": [{"id": r, "label": label_of(r)} for r in regions],
+        "regions": [{"id": r, "label": label_of(r), "sources": len(covering[r])} for r in regions],
         "ui": _UI["ko" if lang == "ko" else "en"],
     }
 

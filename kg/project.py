@@ -14,7 +14,9 @@ Data model decisions (from ontology/ and data/):
   project→funder edge without losing facts. It carries its amount as attributes.
 * Edges are kg: object properties between two nodes (plus skos:broader and skos:related
   between concepts), keyed by the property CURIE. kg:source is provenance: the ``source``
-  node attribute, not an edge (it would link every node to an article).
+  node attribute, not an edge (it would link every node to an article). An asserted edge's
+  ``sources`` are the pages whose statements make it: the sources each data file's graph holding
+  the statement is derived from (for a shared reference file, those its subject cites).
 * Inferred edges (``inferred=True``) are kept only when they say something the kept edges
   do not: dropped are super-property duplicates (kg:hasPart beside kg:hasFacility), inverses
   of a present edge (kg:runs beside kg:runBy, skos:narrower beside skos:broader), and
@@ -39,7 +41,24 @@ from rdflib.collection import Collection
 from rdflib.term import Node
 
 from kg.errors import UsageError
-from kg.namespaces import DCTERMS, KG, KGC, KGD, KGG, OWL, PREFIXES, RDF, RDFS, SKOS, XSD, XSD_FLOATS, XSD_INTEGERS
+from kg.namespaces import (
+    DATA_GRAPHS,
+    DCTERMS,
+    DEFAULT_GRAPH,
+    KG,
+    KGC,
+    KGD,
+    KGG,
+    OWL,
+    PREFIXES,
+    PROV,
+    RDF,
+    RDFS,
+    SKOS,
+    XSD,
+    XSD_FLOATS,
+    XSD_INTEGERS,
+)
 from kg.results import curie
 
 __all__ = ["project", "class_hierarchy", "rdf_of", "expand", "LANGS", "EDGE_EXTRA_PROPERTIES"]
@@ -58,10 +77,17 @@ class _Model:
     """The parts of the dataset the projection reads, indexed once."""
 
     def __init__(self, dataset: Graph) -> None:
+        # Each data file's graph with the sources it is derived from (kg.load.provenance).
+        self.files: list[tuple[Graph, set[URIRef]]] = []
         if isinstance(dataset, Dataset):
             ontology, data, inferred = (dataset.graph(name) for name in (KGG.ontology, KGG.data, KGG.inferred))
             if len(ontology) + len(data) == 0:  # a Dataset without our named graphs: all of it is asserted
                 ontology, data, inferred = Graph(), _union(dataset), Graph()
+            provenance = dataset.graph(DEFAULT_GRAPH)
+            for graph in dataset.graphs():
+                if str(graph.identifier).startswith(DATA_GRAPHS):
+                    cited = {o for o in provenance.objects(graph.identifier, PROV.wasDerivedFrom)}
+                    self.files.append((graph, cited))
         else:
             ontology, data, inferred = Graph(), dataset, Graph()
         self.ontology = ontology
@@ -93,6 +119,16 @@ class _Model:
             if isinstance(s, URIRef) and (_in(s, KGD) or _in(s, KGC)) and _in(c, KG):
                 self.types[s].add(c)
         self.entities = sorted(self.types)
+
+    def sources_of(self, triple: tuple[URIRef, URIRef, URIRef]) -> set[URIRef]:
+        """The sources that make an asserted statement: those of each data file's graph holding it (a
+        shared reference file's, narrowed to the sources its subject cites)."""
+        found: set[URIRef] = set()
+        subject_cites = {o for p in _SOURCE_PROPERTIES for o in self.asserted.objects(triple[0], p)}
+        for graph, cited in self.files:
+            if triple in graph:
+                found |= (cited & subject_cites) if len(cited) > 1 and cited & subject_cites else cited
+        return found
 
     def most_specific(self, classes: Iterable[URIRef]) -> URIRef:
         classes = set(classes)
@@ -181,7 +217,11 @@ def project(
         graph.add_node(curie(entity), **_node_attributes(model, places, entity, lang))
     for s, p, o, is_inferred in sorted(edges, key=lambda e: (curie(e[0]), curie(e[2]), curie(e[1]))):
         key = curie(p)
-        graph.add_edge(curie(s), curie(o), key=key, property=key, label=model.label(p, lang), inferred=is_inferred)
+        # An asserted edge's sources: the pages whose statements make it (inferred edges have none of their own).
+        sources = "" if is_inferred else " ".join(sorted(curie(src) for src in model.sources_of((s, p, o))))
+        graph.add_edge(
+            curie(s), curie(o), key=key, property=key, label=model.label(p, lang), inferred=is_inferred, sources=sources
+        )
     if focus_iri is not None:
         near = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), curie(focus_iri), cutoff=depth)
         graph = graph.subgraph(sorted(near)).copy()

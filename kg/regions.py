@@ -8,6 +8,7 @@ share a Korean name (군산시), so places win ties, then the smallest CURIE.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from rdflib import Literal, URIRef
@@ -19,6 +20,9 @@ from kg.paths import internal_sparql_dir
 from kg.results import curie
 
 __all__ = ["Region", "Named", "names", "resolve_place", "resolve_entity"]
+
+# Up to this many administrative areas, an unknown region's error lists them all; beyond, the closest.
+LISTED = 10
 
 
 @dataclass(frozen=True)
@@ -103,8 +107,16 @@ def resolve_place(kg: KnowledgeGraph, text: str) -> Region:
     candidates = [e for e in names(kg).values() if e.place]
     found = _lookup(candidates, text)
     if found is None:
-        areas = sorted(f"{e.label_en or curie(e.iri)} ({curie(e.iri)})" for e in candidates if e.area)
-        raise UsageError(f"unknown region {text!r}; use one of {', '.join(areas)}, or a place's CURIE")
+        areas = {f"{e.label_en or curie(e.iri)} ({curie(e.iri)})": e for e in candidates if e.area}
+        if len(areas) <= LISTED:
+            raise UsageError(f"unknown region {text!r}; use one of {', '.join(sorted(areas))}, or a place's CURIE")
+        spelled = {name.casefold(): shown for shown, e in areas.items() for name in e.names}
+        close = difflib.get_close_matches(text.strip().casefold(), list(spelled), n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(dict.fromkeys(spelled[c] for c in close))}?" if close else ""
+        raise UsageError(
+            f"unknown region {text!r}; {hint or f'the graph has {len(areas)} administrative areas'} "
+            "(a place's name in English or Korean, or its CURIE)"
+        )
     return found.region
 
 

@@ -11,7 +11,6 @@ dependency fewer is one less thing to audit on a machine that holds credentials.
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import ipaddress
 import json
@@ -40,7 +39,7 @@ from kg.engine.sparql_text import IRI_SAFE, bind_values, ntriples_term
 from kg.errors import RemoteError, UsageError
 from kg.formats import by_media_type
 from kg.namespaces import RDFS
-from kg.results import SPARQL_RESULTS_NS
+from kg.results import SPARQL_RESULTS_NS, stable_bnode_names
 
 log = logging.getLogger(__name__)
 
@@ -322,7 +321,9 @@ def labels(endpoint: str, iris: Iterable[URIRef], sparql_text: str, *, timeout: 
 # -- blank nodes between stores -------------------------------------------------------
 
 
-def skolemize(graphs: Mapping[URIRef, Graph]) -> dict[URIRef, list[tuple[Node, Node, Node]]]:
+def skolemize(
+    graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]],
+) -> dict[URIRef, list[tuple[Node, Node, Node]]]:
     """Replace blank nodes by IRIs under GENID, the same IRI in every graph.
 
     Each graph travels as its own document, where a blank node would become a new,
@@ -340,35 +341,6 @@ def skolemize(graphs: Mapping[URIRef, Graph]) -> dict[URIRef, list[tuple[Node, N
     for name, (s, p, o) in triples:
         out[name].append((skolem(s), p, skolem(o)))
     return out
-
-
-def stable_bnode_names(triples: Iterable[tuple[Node, Node, Node]]) -> dict[BNode, str]:
-    """A name for each blank node from a hash of its surroundings: the same graph gives the same names."""
-    around: dict[BNode, set[tuple[str, ...]]] = {}
-    edges: list[tuple[Node, Node, Node]] = []
-    for s, p, o in triples:
-        edges.append((s, p, o))
-        if isinstance(s, BNode):
-            around.setdefault(s, set())
-        if isinstance(o, BNode):
-            around.setdefault(o, set())
-    colour = {b: "" for b in around}
-    for _round in range(3):  # neighbours' colours refine each node's own (Weisfeiler-Lehman)
-        for b in around:
-            around[b] = set()
-        for s, p, o in edges:
-            if isinstance(s, BNode):
-                around[s].add(("out", p.n3(), colour[o] if isinstance(o, BNode) else o.n3()))
-            if isinstance(o, BNode):
-                around[o].add(("in", p.n3(), colour[s] if isinstance(s, BNode) else s.n3()))
-        colour = {b: hashlib.sha256(repr(sorted(around[b])).encode()).hexdigest()[:24] for b in around}
-    names: dict[BNode, str] = {}
-    seen: dict[str, int] = {}
-    for b in sorted(around, key=lambda b: (colour[b], str(b))):
-        n = seen.get(colour[b], 0)
-        seen[colour[b]] = n + 1
-        names[b] = colour[b] if n == 0 else f"{colour[b]}-{n}"  # indistinguishable twins
-    return names
 
 
 def _unskolemize(iri: URIRef) -> Node:
@@ -425,7 +397,7 @@ class _Progress(io.RawIOBase):
 
 
 def push(
-    graphs: Mapping[URIRef, Graph],
+    graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]],
     store_url: str,
     *,
     timeout: float = DEFAULT_TIMEOUT,

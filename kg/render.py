@@ -1,4 +1,5 @@
-"""Pictures with Graphviz: the projected (sub)graph styled by class, and a region's value-chain ring.
+"""Pictures with Graphviz: the projected (sub)graph styled by class, a region's value-chain ring, and
+the national matrix of evidence (region x stage) as a heat map.
 
 Graphviz does the layout and drawing (the `dot`/`neato` binaries, run as subprocesses): it is a
 system package, so a missing binary is a one-line RenderError, never a traceback. Labels are set
@@ -17,7 +18,7 @@ from pathlib import PurePath
 
 import networkx as nx
 
-from kg.analyze import Coverage, gap_runs
+from kg.analyze import Coverage, Matrix, no_evidence_runs
 from kg.errors import RenderError, UsageError
 from kg.styles import OTHER, STYLES, style_of
 
@@ -26,6 +27,7 @@ __all__ = [
     "FONT",
     "graph_dot",
     "value_chain_dot",
+    "matrix_dot",
     "run_graphviz",
     "require_graphviz",
     "title_of",
@@ -40,8 +42,14 @@ FORMATS = ("svg", "png")
 FONT = "Noto Sans CJK KR"
 INSTALL_HINT = "install Graphviz (Debian/Ubuntu: apt-get install graphviz; macOS: brew install graphviz)"
 
-# Supporter counts -> fill, font colour; 0 is a gap and stands out in red.
-_COVERAGE_COLOURS = ((0, "#f8d0cb", "black"), (1, "#c7e9c0", "black"), (2, "#74c476", "black"), (3, "#238b45", "white"))
+# Evidence counts -> fill, font colour; 0 (no evidence in the sources) is pale grey, not an alarm:
+# the sources may simply not mention the stage.
+_COVERAGE_COLOURS = (
+    (0, "#f2f2f2", "#555555"),
+    (1, "#c7e9c0", "black"),
+    (2, "#74c476", "black"),
+    (3, "#238b45", "white"),
+)
 
 
 def format_of(path: str, fmt: str | None = None) -> str:
@@ -141,14 +149,14 @@ def _legend(categories: Sequence[str], lang: str, labels: dict[str, tuple[str, s
 def value_chain_dot(cov: Coverage, *, lang: str = "en") -> str:
     """DOT for the value-chain ring of one region: the main stages on a circle in kg:stageOrder,
     feeds-into arrows (recycling back to precursor and raw materials), each stage filled by how
-    many initiatives and facilities located in the region support it, the count in the label."""
+    many things in the region the sources tie to it, the count in the label; the centre says how
+    many sources cover the region."""
     import math
 
-    stages = cov.stages
-    n = len(stages)
+    ring = cov.ring
+    n = len(ring)
     radius = 4.4  # inches
     ko = lang == "ko"
-    unit = "개 지원" if ko else "supporting"
     lines = [
         "digraph value_chain {",
         f'  graph [{_font_attrs()}, layout=neato, splines=true, sep="+12", outputorder=edgesfirst, pad=0.3];',
@@ -156,9 +164,8 @@ def value_chain_dot(cov: Coverage, *, lang: str = "en") -> str:
         " penwidth=1.4];",
         '  edge [color="#4d4d4d", penwidth=1.3, arrowsize=0.8];',
     ]
-    ids = {s.curie: f"s{s.order}" for s in stages}
-    for i, stage in enumerate(stages):
-        count = cov.supporters[i]
+    ids = {s.curie: f"s{s.order}" for s, _ in ring}
+    for i, (stage, count) in enumerate(ring):
         angle = math.pi / 2 - 2 * math.pi * i / n  # clockwise from the top
         x, y = radius * math.cos(angle), radius * math.sin(angle)
         fill, font = _coverage_colour(count)
@@ -166,36 +173,94 @@ def value_chain_dot(cov: Coverage, *, lang: str = "en") -> str:
         label = f"{stage.order}. {_wrap(primary, 18)}"
         if secondary:
             label += f"\n{_wrap(secondary, 22)}"
-        label += f"\n{count}{unit}" if ko else f"\n{count} {unit}"
-        border = ', color="#c0392b", penwidth=2.4, style="filled,rounded,dashed"' if count == 0 else ""
+        if count:
+            label += f"\n근거 {count}건" if ko else f"\n{count} with evidence"
+        else:
+            label += "\n출처에 근거 없음" if ko else "\nno evidence in the sources"
+        border = ', color="#999999", style="filled,rounded,dashed"' if count == 0 else ""
         lines.append(
             f'  {ids[stage.curie]} [label={_quote(label)}, pos="{x:.3f},{y:.3f}!", fillcolor={_quote(fill)},'
             f" fontcolor={_quote(font)}{border}];"
         )
-    for stage in stages:
+    for stage, _ in ring:
         for nxt in stage.feeds_into:
             if nxt in ids:
                 lines.append(f"  {ids[stage.curie]} -> {ids[nxt]};")
-    covered = sum(1 for c in cov.supporters if c)
+    evidenced = sum(1 for _, c in ring if c)
     if ko:
-        centre = f"{cov.region.label_ko or cov.region.label_en}\n이차전지 가치사슬\n{n}개 단계 중 {covered}개 지원"
+        centre = (
+            f"{cov.region.label_ko or cov.region.label_en}\n이차전지 가치사슬\n"
+            f"{n}개 단계 중 {evidenced}개 근거 있음\n출처 {cov.sources}건"
+        )
     else:
-        centre = f"{cov.region.label_en}\n{cov.region.label_ko}\nBattery value chain\n{covered} of {n} stages supported"
+        plural = "s" if cov.sources != 1 else ""
+        centre = (
+            f"{cov.region.label_en}\n{cov.region.label_ko}\nBattery value chain\n"
+            f"{evidenced} of {n} stages with evidence\n{cov.sources} source{plural}"
+        )
     lines.append(
-        f'  centre [label={_quote(centre)}, pos="0,0!", shape=plaintext, style="", width=2.6, height=1.2, fontsize=14];'
+        f'  centre [label={_quote(centre)}, pos="0,0!", shape=plaintext, style="", width=2.6, height=1.4, fontsize=14];'
     )
     lines.append(
         f'  legend [label=<{_coverage_legend(ko)}>, pos="{radius + 0.9:.2f},{-radius - 0.4:.2f}!",'
         ' shape=plaintext, style="", width=2.4, height=1.3];'
     )
-    runs = gap_runs(cov)
+    runs = no_evidence_runs(cov)
     if runs:
-        names = {s.curie: (s.label_ko if ko else s.label_en) for s in stages}
-        title = "빈 구간" if ko else "Gaps"
+        names = {s.curie: (s.label_ko if ko else s.label_en) for s, _ in ring}
+        title = "출처에 근거 없는 구간" if ko else "No evidence in the sources"
         text = title + ": " + "; ".join(" → ".join(names[c] for c in run["stages"]) for run in runs)
         lines.append(f"  graph [label={_quote(_wrap(text, 110))}, labelloc=b, fontsize=11];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def matrix_dot(matrix: Matrix, *, lang: str = "en") -> str:
+    """DOT for the national heat map: one row per province-level region (with how many sources
+    cover it), one column per stage and group of stages, each cell coloured and numbered by how
+    many things in the region the sources tie to the stage; empty cells: no evidence in the sources."""
+    ko = lang == "ko"
+    chain = matrix.stages
+
+    def stage_name(stage) -> str:
+        name = stage.label(lang)
+        return f"{name} (전체)" if stage.members and ko else f"{name} (any)" if stage.members else name
+
+    head = [
+        '<TD ALIGN="LEFT" VALIGN="BOTTOM"><B>' + _html("지역" if ko else "Region") + "</B></TD>",
+        '<TD VALIGN="BOTTOM"><B>' + _html("출처" if ko else "Sources") + "</B></TD>",
+    ]
+    for stage in chain:
+        text = "<BR/>".join(_html(part) for part in _wrap(stage_name(stage), 11).split("\n"))
+        head.append(f'<TD VALIGN="BOTTOM" WIDTH="64"><FONT POINT-SIZE="9">{text}</FONT></TD>')
+    rows = ["<TR>" + "".join(head) + "</TR>"]
+    for row in matrix.rows:
+        name = (row.region.label_ko or row.region.label_en) if ko else row.region.label_en
+        cells = [f'<TD ALIGN="LEFT">{_html(name)}</TD>', f'<TD ALIGN="RIGHT">{row.sources}</TD>']
+        for count in row.evidence:
+            fill, font = _coverage_colour(count)
+            text = f'<FONT COLOR="{font}">{count}</FONT>' if count else " "  # Graphviz refuses an empty FONT
+            cells.append(f'<TD BGCOLOR="{fill}">{text}</TD>')
+        rows.append("<TR>" + "".join(cells) + "</TR>")
+    table = '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="5">' + "".join(rows) + "</TABLE>"
+    if ko:
+        title = "이차전지 가치사슬: 지역·단계별 출처의 근거 (빈 칸: 출처에 근거 없음)"
+    else:
+        title = "Battery value chain: evidence in the sources by region and stage (blank: no evidence in the sources)"
+    return (
+        "\n".join(
+            [
+                "digraph coverage_matrix {",
+                f"  graph [{_font_attrs()}, labelloc=t, fontsize=15, label={_quote(title)}, pad=0.3];",
+                f"  node [{_font_attrs()}, shape=plaintext];",
+                f"  matrix [label=<{table}>];",
+                f"  legend [label=<{_coverage_legend(ko)}>];",
+                "  matrix -> legend [style=invis];",
+                "}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def _coverage_colour(count: int) -> tuple[str, str]:
@@ -207,8 +272,12 @@ def _coverage_colour(count: int) -> tuple[str, str]:
 
 
 def _coverage_legend(ko: bool) -> str:
-    names = ("0 (빈 단계)", "1", "2", "3 이상") if ko else ("0 (gap)", "1", "2", "3 or more")
-    head = "지원 사업·시설 수" if ko else "Initiatives and facilities"
+    names = (
+        ("0 (출처에 근거 없음)", "1", "2", "3 이상")
+        if ko
+        else ("0 (no evidence in the sources)", "1", "2", "3 or more")
+    )
+    head = "근거가 있는 주체·사업·시설 수" if ko else "Actors, initiatives, facilities with evidence"
     rows = [f'<TR><TD COLSPAN="2"><B>{_html(head)}</B></TD></TR>']
     for (_, colour, _), name in zip(_COVERAGE_COLOURS, names, strict=True):
         rows.append(f'<TR><TD BGCOLOR="{colour}" WIDTH="22"> </TD><TD ALIGN="LEFT">{_html(name)}</TD></TR>')

@@ -9,11 +9,12 @@ the terminal table always needs every row (its column widths depend on all of th
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import BinaryIO
 
@@ -453,3 +454,79 @@ def _type_as_string(value):
     if isinstance(value, dict) and set(value) == {"@id"}:
         return value["@id"]
     return value
+
+
+def stable_bnode_names(triples: Iterable[tuple[Node, Node, Node]]) -> dict[BNode, str]:
+    """A name for each blank node from a hash of its surroundings: the same graph gives the same names."""
+    around: dict[BNode, set[tuple[str, ...]]] = {}
+    edges: list[tuple[Node, Node, Node]] = []
+    for s, p, o in triples:
+        edges.append((s, p, o))
+        if isinstance(s, BNode):
+            around.setdefault(s, set())
+        if isinstance(o, BNode):
+            around.setdefault(o, set())
+    colour = {b: "" for b in around}
+    for _round in range(3):  # neighbours' colours refine each node's own (Weisfeiler-Lehman)
+        for b in around:
+            around[b] = set()
+        for s, p, o in edges:
+            if isinstance(s, BNode):
+                around[s].add(("out", p.n3(), colour[o] if isinstance(o, BNode) else o.n3()))
+            if isinstance(o, BNode):
+                around[o].add(("in", p.n3(), colour[s] if isinstance(s, BNode) else s.n3()))
+        colour = {b: hashlib.sha256(repr(sorted(around[b])).encode()).hexdigest()[:24] for b in around}
+    names: dict[BNode, str] = {}
+    seen: dict[str, int] = {}
+    for b in sorted(around, key=lambda b: (colour[b], str(b))):
+        n = seen.get(colour[b], 0)
+        seen[colour[b]] = n + 1
+        names[b] = colour[b] if n == 0 else f"{colour[b]}-{n}"  # indistinguishable twins
+    return names
+
+
+# -- datasets: graphs kept apart ------------------------------------------------------------
+
+DATASET_FORMATS = ("nq", "trig")
+
+
+def serialize_dataset(graphs: Mapping[URIRef | None, Iterable[tuple[Node, Node, Node]]], format: str) -> str:
+    """Named graphs (None: the default graph) as N-Quads (sorted lines) or TriG (one block per graph,
+    graphs in name order, the default graph first).
+
+    Blank nodes are named from their surroundings across all graphs (a blank node two graphs
+    share keeps one name), so equal datasets give identical bytes on every run.
+    """
+    if format not in DATASET_FORMATS:
+        raise UsageError(f"unknown dataset format {format!r}; use {' or '.join(DATASET_FORMATS)}")
+    triples = {name: list(graph) for name, graph in graphs.items()}
+    names = stable_bnode_names(t for graph in triples.values() for t in graph)
+
+    def term(node: Node) -> Node:
+        return BNode(f"b{names[node]}") if isinstance(node, BNode) else node
+
+    order = sorted(triples, key=lambda name: (name is not None, str(name or "")))
+    if format == "nq":
+        lines = set()
+        for name in order:
+            suffix = f" {ntriples_term(name)}" if name is not None else ""
+            for s, p, o in triples[name]:
+                lines.add(f"{ntriples_term(term(s))} {ntriples_term(p)} {ntriples_term(term(o))}{suffix} .\n")
+        return "".join(sorted(lines))
+    declared: dict[str, str] = {}
+    blocks = []
+    for name in order:
+        graph = bind(Graph())
+        for s, p, o in triples[name]:
+            graph.add((term(s), p, term(o)))
+        body = []
+        for line in graph_to_turtle(graph).splitlines():
+            if line.startswith(("@prefix ", "PREFIX ")):
+                prefix, namespace = line.split()[1:3]
+                declared[prefix] = namespace
+            elif line:
+                body.append(f"    {line}\n")
+        head = "{" if name is None else f"{ntriples_term(name)} {{"
+        blocks.append(f"\n{head}\n" + "".join(body) + "}\n")
+    parts = ["".join(f"@prefix {prefix} {namespace} .\n" for prefix, namespace in sorted(declared.items())), *blocks]
+    return "".join(parts)

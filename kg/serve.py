@@ -55,9 +55,10 @@ def find_oxigraph() -> str:
 
 def store_of(kg: KnowledgeGraph, binary: str, temp: Path) -> tuple[Path, str]:
     """An Oxigraph store of `kg`'s graphs in `temp`, built by `oxigraph load` from its N-Quads; and what it holds."""
+    from kg.results import serialize_dataset
+
     nquads = temp / "graphs.nq"
-    with open(nquads, "wb") as out:
-        kg.dump_nquads(out)
+    nquads.write_text(serialize_dataset(kg.source_graphs(), "nq"), encoding="utf-8")
     location = temp / "store"
     build_store(binary, nquads, location)
     nquads.unlink()
@@ -237,7 +238,8 @@ def banner(server: Server, what: str, queries: list[QueryInfo], index: Path, tim
     lines = [
         f"Serving {what} read-only with Oxigraph",
         f"  SPARQL endpoint  {server.query_url}",
-        "                   graphs kgg:ontology, kgg:data, kgg:inferred; their union is the default graph",
+        "                   graphs: one per data file (kgg:data/<path>), kgg:ontology, kgg:inferred; their union"
+        " is the default graph",
         f"  query editor     {server.base_url}",
         f"  named queries    {index.as_uri()}  (each link opens the query in the editor)",
         "",

@@ -1,6 +1,7 @@
 """An on-disk Oxigraph store of the reasoned graph, built once by `kg load --store DIR`.
 
-The store holds kgg:ontology, kgg:data and kgg:inferred; beside it, kg-store.json keeps the
+The store holds the reasoned dataset (kg.graph: each data file's graph, kgg:data, kgg:ontology,
+kgg:inferred and the provenance in the default graph); beside it, kg-store.json keeps the
 record of what it was built from (kg.cache), so later commands open it in milliseconds without
 parsing anything and can still tell when it has gone stale (kg.graph opens it).
 """

@@ -64,11 +64,13 @@ class _Writer:
         self.add(iri, "rdfs:label", _ko(ko))
         self.add(iri, "kg:source", source)
 
-    def money(self, subject: str, prop: str, node: str, won: int) -> None:
+    def money(self, subject: str, prop: str, node: str, won: int, source: str) -> None:
+        """A sum of money, with the source that gives it (one figure, one source)."""
         self.add(subject, prop, node)
         self.add(node, "a", "kg:MonetaryAmount")
         self.add(node, "kg:value", f'"{won}"^^xsd:decimal')
         self.add(node, "kg:currency", '"KRW"')
+        self.add(node, "kg:source", source)
 
 
 def _en(text: str) -> str:
@@ -121,7 +123,9 @@ def _chunks(target: int, seed: int) -> Iterator[str]:
         out.add(pgov, "kg:areaServed", p)
         for city_no in range(1, rng.randint(3, 6) + 1):
             _city(out, rng, p, pgov, ministry, f"{p}-city-{city_no}", source)
-        _plan(out, rng, p, pgov, source)
+        # A second article on the province's plan, disagreeing on its investment.
+        articles += 1
+        _plan(out, rng, p, pgov, source, _article(out, rng, articles, media))
         if out.count >= target:
             break
         if len(out.lines) > 50_000:
@@ -139,6 +143,8 @@ def _article(out: _Writer, rng: random.Random, number: int, media: str) -> str:
     out.add(source, "kg:headline", _ko(f"가상 기사 제목 {number}"))
     out.add(source, "kg:publisher", media)
     out.add(source, "kg:datePublished", _date(rng))
+    out.add(source, "kg:url", f'"https://news.example/synth/{number}"^^xsd:anyURI')
+    out.add(source, "kg:trustLevel", "kgc:trust-news")
     out.add(source, "kg:inLanguage", '"ko"')
     return source
 
@@ -200,7 +206,7 @@ def _city(out: _Writer, rng: random.Random, province: str, pgov: str, ministry: 
         co = f"{c}-company-{STAGES[i]}"
         out.entity(co, "kg:Company", f"{name[0].title()} {STAGES[i]} company", f"{name[1]} {STAGE_KO[i]} 기업", source)
         out.add(co, "kg:location", rng.choice(sites))
-        out.add(co, "kg:supportsStage", f"kgc:stage-{STAGES[i]}")
+        out.add(co, "kg:activeInStage", f"kgc:stage-{STAGES[i]}")
         companies.append(co)
     for project_no in range(1, rng.randint(2, 4) + 1):
         _project(
@@ -237,7 +243,7 @@ def _project(out, rng, pr, funders, companies, orgs, unit, sites, covered, sourc
     shares = [rng.randint(10, 200) * 100_000_000 for _ in LEVELS]
     levels = LEVELS if rng.random() < 0.5 else LEVELS[:3]
     total = sum(shares[: len(levels)])
-    out.money(pr, "kg:totalBudget", f"_:{pr[4:]}-total", total)
+    out.money(pr, "kg:totalBudget", f"_:{pr[4:]}-total", total, source)
     for (level, ko), won in zip(levels, shares, strict=False):
         fc = f"{pr}-{level}"
         out.entity(
@@ -252,13 +258,26 @@ def _project(out, rng, pr, funders, companies, orgs, unit, sites, covered, sourc
         funder = {"national": ministry, "provincial": pgov, "municipal": cgov}.get(level)
         if funder:
             out.add(fc, "kg:funder", funder)
-        out.money(fc, "kg:amount", f"_:{fc[4:]}-amount", won)
+        out.money(fc, "kg:amount", f"_:{fc[4:]}-amount", won, source)
 
 
-def _plan(out: _Writer, rng: random.Random, province: str, pgov: str, source: str) -> None:
+def _plan(out: _Writer, rng: random.Random, province: str, pgov: str, source: str, other: str) -> None:
+    """A province's plan: strategies, tasks, targets, and its planned investment as two sources give it
+    (`source` and `other`, a different figure), tied by a conflict record."""
     plan = f"{province}-plan"
     out.entity(plan, "kg:Plan", "Synthetic battery industry plan", "가상 이차전지 산업 육성계획", source)
     out.add(plan, "kg:establishedBy", pgov)
+    figures = []
+    for n, (cited, hundred_millions) in enumerate([(source, rng.randint(10, 500)), (other, rng.randint(501, 900))]):
+        figure = f"_:{plan[4:]}-investment-{n + 1}"
+        out.money(plan, "kg:plannedInvestment", figure, hundred_millions * 100_000_000, cited)
+        figures.append(figure)
+    conflict = f"{plan}-investment-conflict"
+    out.entity(conflict, "kg:Conflict", "Synthetic plan's investment", "가상 계획 투자액", source)
+    out.add(conflict, "kg:source", other)
+    out.add(conflict, "kg:conflictCode", f'"C{province.rsplit("-", 1)[1]}"')
+    for figure in figures:
+        out.add(conflict, "kg:claim", figure)
     out.add(plan, "kg:startDate", f'"{rng.randint(2023, 2026)}"^^xsd:gYear')
     for s_no in range(1, 4):
         strategy = f"{plan}-strategy-{s_no}"

@@ -266,7 +266,7 @@ def check_consistency(kg: KnowledgeGraph, checks: list[Path]) -> list[_Raw]:
 # -- placing findings in files ---------------------------------------------------------------
 
 _PREFIX_LINE = re.compile(r"^\s*(?:@prefix|PREFIX)\s+([\w.-]*):\s*<([^>]*)>", re.I)
-_ROW = re.compile(r"(?<![\w:/#-])([A-Z])(\d{1,2})(?:\s*[–-]\s*\1?(\d{1,2}))?(?!\w)")
+_ROW = re.compile(r"(?<![\w:/#-])([A-Z])(\d{1,3})(?:\s*[–-]\s*\1?(\d{1,3}))?(?!\w)")
 
 
 class _SourceFile:
@@ -362,11 +362,16 @@ class _Placer:
         return node, via
 
     def locate(self, iri: str) -> tuple[_SourceFile | None, int]:
+        """The file and line where `iri` starts a statement; a line where it only continues a list
+        (an indented object) counts only when no file has it as a subject."""
+        fallback: tuple[_SourceFile | None, int] = (None, 0)
         for source in self.files:
             line = source.subject_line(iri)
-            if line:
+            if line and not source.lines[line - 1][:1].isspace():
                 return source, line
-        return None, 0
+            if line and fallback[0] is None:
+                fallback = (source, line)
+        return fallback
 
     def entity_place(self, entity: str) -> Place:
         if entity not in self._places:

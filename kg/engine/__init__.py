@@ -183,7 +183,8 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def dataset(self, graphs: Mapping[URIRef, Iterable[Triple]]) -> Any:
-        """A queryable dataset with each graph under its name; its default graph is their union."""
+        """A queryable dataset with each graph under its name (kg.namespaces.DEFAULT_GRAPH: the default
+        graph); queries see the union of all of them."""
 
     @abc.abstractmethod
     def load_nquads(self, path: Path) -> Any:
@@ -195,11 +196,11 @@ class Engine(abc.ABC):
 
     @abc.abstractmethod
     def triples(self, dataset: Any, graph: URIRef | None = None) -> Iterator[Triple]:
-        """The triples of one named graph of `dataset` (all graphs when None)."""
+        """The triples of one graph of `dataset` (all graphs when None; DEFAULT_GRAPH: the default graph)."""
 
     @abc.abstractmethod
     def graph_names(self, dataset: Any) -> list[URIRef]:
-        """The names of the graphs `dataset` holds, sorted."""
+        """The names of the named graphs `dataset` holds (not its default graph), sorted."""
 
     def close(self, dataset: Any) -> None:  # noqa: B027 - optional: most datasets need no finishing
         """Finish with a dataset: an on-disk store is compacted and flushed. Nothing to do by default."""
@@ -223,13 +224,14 @@ class Engine(abc.ABC):
     def reason_files(
         self,
         ontology: Graph,
-        files: list[tuple[Path, RdfFormat]],
+        files: list[tuple[Path, RdfFormat, URIRef]],
         *,
         check: Callable[[Path, int, list], None],
         noise: Noise,
         directory: Path | None = None,
     ) -> tuple[Any, dict[str, int]]:
-        """Capability.FILES_TO_STORE: data files straight into a reasoned dataset (on disk at `directory`)."""
+        """Capability.FILES_TO_STORE: data files (each with its graph name) straight into a reasoned dataset
+        (on disk at `directory`), with the provenance of each data graph in the default graph."""
         raise NotImplementedError(f"the {self.name} engine cannot reason from files into a store")
 
     def open_store(self, directory: Path) -> Any:

@@ -26,10 +26,10 @@ from rdflib.term import Node
 from kg.engine import Answer, Capability, Engine, Noise, Prepared, Triple, rules, services, sparql_text
 from kg.engine.filler import StoreFiller, distinct_rows
 from kg.engine.schema_closure import closure as schema_closure
-from kg.engine.terms import is_typed, quad, to_ox, to_rdflib
+from kg.engine.terms import graph_of, is_typed, quad, to_ox, to_rdflib
 from kg.errors import LoadError, QueryError
 from kg.formats import RdfFormat
-from kg.namespaces import KGG, PREFIXES
+from kg.namespaces import DATA_GRAPHS, DCTERMS, DEFAULT_GRAPH, KG, KGG, PREFIXES, PROV
 from kg.paths import display
 
 __all__ = ["FastDataset", "FastEngine", "ENGINE_CLASS"]
@@ -151,7 +151,7 @@ class FastEngine(Engine):
     def reason_files(
         self,
         ontology: Graph,
-        files: list[tuple[Path, RdfFormat]],
+        files: list[tuple[Path, RdfFormat, URIRef]],
         *,
         check: Callable[[Path, int, list[Literal]], None],
         noise: Noise,
@@ -160,25 +160,42 @@ class FastEngine(Engine):
         """Parse data files straight into integer rows, reason over them, and fill an Oxigraph store.
 
         What `kg load --store` and uncached queries run: at 10^6 triples an rdflib graph would
-        cost minutes and gigabytes, so only the ontology (a few thousand triples) is one.
-        `check(path, triples, typed literals)` vets each file as kg.load does. The store, in
+        cost minutes and gigabytes, so only the ontology (a few thousand triples) is one. Each
+        file goes into its named graph, and every file's triples, each once, into kgg:data;
+        `check(path, triples, typed literals)` vets each file as kg.load does. The default graph
+        says which sources each file's graph is derived from (kg.load.provenance). The store, in
         memory or on disk at `directory` (a new folder), fills in a second thread while this one
-        reasons. Returns it, with kgg:ontology, kgg:data and kgg:inferred, and their sizes.
+        reasons. Returns it, with the number of triples of the ontology, the data (each triple
+        once), the provenance and the inferences.
         """
         terms = rules.Interner(ox.NamedNode, _ox_iri_text, _is_ox_literal)
         ontology_rows = terms.encode((to_ox(s), to_ox(p), to_ox(o)) for s, p, o in ontology)
-        parts = [np.empty((0, 3), np.int64)]
-        for path, rdf_format in files:
-            known = len(terms.terms)
-            rows = terms.encode((q.subject, q.predicate, q.object) for q in self._parse(path, rdf_format))
-            check(path, len(rows), [to_rdflib(t) for t in terms.terms[known:] if is_typed(t)])
-            parts.append(rows)
-        data_rows = np.concatenate(parts)
-        asserted = np.concatenate([ontology_rows, data_rows])
         store = ox.Store(str(directory)) if directory is not None else ox.Store()
         with StoreFiller(store, terms) as filler:
             filler.add(ontology_rows, KGG.ontology)
-            filler.add(data_rows, KGG.data)
+            parts, cited = [np.empty((0, 3), np.int64)], []
+            sources = [terms.iri(str(KG.source)), terms.iri(str(DCTERMS.source))]
+            for path, rdf_format, graph in files:
+                known = len(terms.terms)
+                rows = terms.encode((q.subject, q.predicate, q.object) for q in self._parse(path, rdf_format))
+                check(path, len(rows), [to_rdflib(t) for t in terms.terms[known:] if is_typed(t)])
+                filler.add(rows, graph)
+                parts.append(rows)
+                objects = rules.sorted_unique(rows[np.isin(rows[:, 1], sources), 2])
+                cited.append(
+                    np.column_stack(
+                        [
+                            np.full(len(objects), terms.iri(str(graph))),
+                            np.full(len(objects), terms.iri(str(PROV.wasDerivedFrom))),
+                            objects,
+                        ]
+                    )
+                )
+            provenance = np.concatenate(cited).astype(np.int64) if cited else np.empty((0, 3), np.int64)
+            filler.add(provenance, DEFAULT_GRAPH)
+            merged = np.unique(np.concatenate(parts), axis=0)
+            filler.add(merged, KGG.data)
+            asserted = np.concatenate([ontology_rows, merged])
             derived = self._derived_rows(asserted, terms, to_rdflib, to_ox)
             if derived is None:
                 everything = schema_closure(tuple(map(to_rdflib, t)) for t in terms.decode(asserted))
@@ -187,8 +204,13 @@ class FastEngine(Engine):
                 derived = np.array([row for row in rows if tuple(row) not in known], np.int64).reshape(-1, 3)
             inferred = derived[~noise.mask(derived, terms)]
             filler.add(inferred, KGG.inferred)
-        counts = {"ontology": ontology_rows, "data": data_rows, "inferred": inferred}
-        return FastDataset(store), {role: distinct_rows(rows) for role, rows in counts.items()}
+        counts = {
+            "ontology": distinct_rows(ontology_rows),
+            "data": len(merged),
+            "provenance": distinct_rows(provenance),
+            "inferred": distinct_rows(inferred),
+        }
+        return FastDataset(store), counts
 
     # -- datasets ------------------------------------------------------------
 
@@ -213,6 +235,7 @@ class FastEngine(Engine):
         return FastDataset(ox.Store.read_only(str(directory)))
 
     def graph_names(self, dataset: Any) -> list[URIRef]:
+        """The named graphs (not the default graph) of a dataset."""
         return sorted(URIRef(g.value) for g in _store_of(dataset).named_graphs() if isinstance(g, ox.NamedNode))
 
     def close(self, dataset: Any) -> None:
@@ -221,8 +244,8 @@ class FastEngine(Engine):
         store.flush()
 
     def triples(self, dataset: Any, graph: URIRef | None = None) -> Iterator[Triple]:
-        """The triples of one named graph (or all) of a dataset, as rdflib terms."""
-        name = ox.NamedNode(str(graph)) if graph is not None else None
+        """The triples of one graph (all graphs when None; DEFAULT_GRAPH: the default graph), as rdflib terms."""
+        name = graph_of(graph) if graph is not None else None
         for found in _store_of(dataset).quads_for_pattern(None, None, None, name):
             yield to_rdflib(found.subject), to_rdflib(found.predicate), to_rdflib(found.object)
 
@@ -262,7 +285,7 @@ class FastEngine(Engine):
         )
 
     def query(self, dataset: Any, prepared: Prepared, bindings: Mapping[str, Node], *, stream: bool = False) -> Answer:
-        """Run with Oxigraph; the default graph is the union of the named graphs, as in the reference engine.
+        """Run with Oxigraph; the default graph is the merge of the graphs, as in the reference engine.
 
         Oxigraph evaluates lazily, so with `stream` rows are produced as they are read.
         """
@@ -271,17 +294,13 @@ class FastEngine(Engine):
             known = {g.value for g in store.named_graphs() if isinstance(g, ox.NamedNode)}
             for iri in prepared.native:
                 if iri not in known:
-                    names = ", ".join(f"<{g}>" for g in sorted(known)) or "none"
-                    raise QueryError(
-                        f"FROM <{iri}>: no such graph in kg's dataset (graphs: {names}); "
-                        "kg never loads graphs from elsewhere"
-                    )
+                    raise sparql_text.unknown_graph(iri, sorted(known))
         text, substitutions = _bind(prepared, bindings)
         try:
             result = store.query(
                 text,
                 prefixes=_PREFIXES,
-                use_default_graph_as_union=not prepared.native,
+                default_graph=None if prepared.native else _merged_graphs(store),
                 substitutions=substitutions or None,
             )
         except SyntaxError as error:
@@ -303,6 +322,18 @@ class FastEngine(Engine):
 
 
 ENGINE_CLASS = FastEngine
+
+
+def _merged_graphs(store: ox.Store) -> list:
+    """The graphs whose union is the merge of every graph, each triple once: the default graph and
+    every named graph but the data files' own (kgg:data/...), whose triples kgg:data holds once.
+
+    Oxigraph's union of graphs keeps a triple once per graph that has it (counts and sums would
+    double where two sources state the same thing), so the union is taken over disjoint graphs.
+    """
+    return [ox.DefaultGraph()] + [
+        g for g in store.named_graphs() if isinstance(g, ox.NamedNode) and not g.value.startswith(DATA_GRAPHS)
+    ]
 
 
 @functools.cache

@@ -16,6 +16,7 @@ import pyoxigraph as ox
 from rdflib import URIRef
 
 from kg.engine import rules
+from kg.engine.terms import graph_of
 from kg.errors import LoadError
 
 __all__ = ["StoreFiller", "distinct_rows"]
@@ -44,7 +45,8 @@ class StoreFiller:
             raise LoadError(f"cannot fill the store: {self._error}") from None
 
     def add(self, rows: np.ndarray, graph: URIRef) -> None:
-        self._parts.put((rows, ox.NamedNode(str(graph))))
+        """Rows to put in `graph` (kg.namespaces.DEFAULT_GRAPH: the default graph)."""
+        self._parts.put((rows, graph_of(graph)))
 
     def _fill(self) -> None:
         terms = self._terms.terms  # only ever appended to, so safe to read from here

@@ -424,7 +424,4 @@ def _check_dataset_clause(algebra: CompValue, dataset: Graph) -> None:
     for item in clause:
         iri = dict.get(item, "default") or dict.get(item, "named")
         if isinstance(iri, URIRef) and iri not in known:
-            names = ", ".join(sorted(f"<{g}>" for g in known)) or "none"
-            raise QueryError(
-                f"FROM <{iri}>: no such graph in kg's dataset (graphs: {names}); kg never loads graphs from elsewhere"
-            )
+            raise sparql_text_helpers.unknown_graph(str(iri), sorted(str(g) for g in known))

@@ -17,6 +17,7 @@ from rdflib.term import Node
 from kg.errors import QueryError
 
 __all__ = [
+    "unknown_graph",
     "tokens",
     "strip",
     "has_content",
@@ -287,3 +288,18 @@ def _where_group(text: str) -> tuple[int, int, bool]:
         elif after_construct and depth == 0 and kind == "word":
             raise QueryError("parameters cannot be bound in the short form CONSTRUCT WHERE; write a CONSTRUCT template")
     raise QueryError("cannot find the query's WHERE group to bind parameters to")
+
+
+def unknown_graph(iri: str, known: Sequence[str]) -> QueryError:
+    """The error for FROM <iri> naming a graph the dataset does not hold: the graphs it does hold,
+    the data files' own (kgg:data/...) counted rather than listed."""
+    from kg.namespaces import DATA_GRAPHS
+
+    files = [g for g in known if g.startswith(DATA_GRAPHS)]
+    names = [f"<{g}>" for g in sorted(set(known) - set(files))]
+    if files:
+        names.append(f"{len(files)} data file graph{'s' if len(files) != 1 else ''} <{DATA_GRAPHS}...>")
+    return QueryError(
+        f"FROM <{iri}>: no such graph in kg's dataset (graphs: {', '.join(names) or 'none'}); "
+        "kg never loads graphs from elsewhere"
+    )

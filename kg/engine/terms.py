@@ -12,7 +12,9 @@ import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-__all__ = ["to_ox", "to_rdflib", "quad", "is_typed", "XSD_STRING", "RDF_LANG_STRING"]
+from kg.namespaces import DEFAULT_GRAPH
+
+__all__ = ["to_ox", "to_rdflib", "quad", "graph_of", "is_typed", "XSD_STRING", "RDF_LANG_STRING"]
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -35,10 +37,14 @@ def to_ox(term: Node | None) -> Any:
     raise TypeError(f"not an RDF term: {term!r}")
 
 
+def graph_of(name: Node | None) -> Any:
+    """A graph name as Oxigraph's: an IRI, or its default graph for None and kg.namespaces.DEFAULT_GRAPH."""
+    return ox.DefaultGraph() if name is None or name == DEFAULT_GRAPH else ox.NamedNode(str(name))
+
+
 def quad(s: Node, p: Node, o: Node, graph: Node | None = None) -> ox.Quad:
     """One triple as an Oxigraph quad, in `graph` (an IRI) or the default graph."""
-    name = ox.NamedNode(str(graph)) if graph is not None else ox.DefaultGraph()
-    return ox.Quad(to_ox(s), to_ox(p), to_ox(o), name)
+    return ox.Quad(to_ox(s), to_ox(p), to_ox(o), graph_of(graph))
 
 
 class _Memo:

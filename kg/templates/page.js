@@ -50,7 +50,9 @@
   var g2 = document.createElement("optgroup"); g2.label = UI.classes; classSel.appendChild(g2);
   DATA.types.forEach(function (t) { option(g2, t.id, t.label + " (" + t.id + ")"); });
   option(regionSel, "", UI.all_regions);
-  DATA.regions.forEach(function (r) { option(regionSel, r.id, r.label); });
+  DATA.regions.forEach(function (r) {  // with how many sources cover the region
+    option(regionSel, r.id, r.label + " (" + r.sources + " " + (r.sources === 1 ? UI.source_one : UI.sources_count) + ")");
+  });
   option(regionSel, "-", UI.no_region);
   DATA.categories.forEach(function (c) {
     var span = document.createElement("span"), box = document.createElement("i");
@@ -125,9 +127,15 @@
     });
     var links = document.createElement("table"); links.id = "details-links";
     var h4 = document.createElement("h3"); h4.textContent = UI.links; box.appendChild(h4); box.appendChild(links);
+    function said(cell, e) {  // the pages whose statements make the link
+      if (!e.sources.length) return;
+      var s = document.createElement("span"); s.className = "said-by";
+      s.textContent = " — " + e.sources.map(labelOf).join("; "); cell.appendChild(s);
+    }
     DATA.edges.forEach(function (e) {
-      if (e.source === id) linkTo(row(links, e.label + " →", ""), e.target);
-      else if (e.target === id) linkTo(row(links, "← " + e.label, ""), e.source);
+      var cell;
+      if (e.source === id) { cell = row(links, e.label + " →", ""); linkTo(cell, e.target); said(cell, e); }
+      else if (e.target === id) { cell = row(links, "← " + e.label, ""); linkTo(cell, e.source); said(cell, e); }
     });
     var h5 = document.createElement("h3"); h5.textContent = UI.sources; box.appendChild(h5);
     var sources = document.createElement("ul"); sources.id = "details-sources"; box.appendChild(sources);

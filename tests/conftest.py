@@ -14,6 +14,12 @@ DATA = Path(__file__).parent / "data"
 ONTOLOGY = DATA / "ontology"
 KG_DATA = DATA / "data"
 QUERIES = DATA / "queries"
+# The two seed articles as first modelled (Gunsan, Daejeon), frozen: the fixture that tests of
+# named queries, exports, analysis and pictures compute their exact answers on, so that adding
+# sources to data/ changes none of them.
+ARTICLES = DATA / "articles"
+# Two fixture sources whose figures conflict, and the conflict record tying them.
+CONFLICT = DATA / "conflict"
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +30,7 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Nor the developer's own config file or engine choice.
     monkeypatch.setenv("KG_CONFIG", str(tmp_path / "no-config.ini"))
     monkeypatch.delenv("KG_ENGINE", raising=False)
+    monkeypatch.delenv("KG_DATA", raising=False)
     return folder
 
 
@@ -71,13 +78,14 @@ def bundled_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("bundled-cache")
 
 
-def open_bundled(engine_name: str, cache: Path):
-    """The bundled ontology + data/ opened as users open it, by the named engine, cached in `cache`."""
+def open_bundled(engine_name: str, cache: Path, data: Path | None = None):
+    """The bundled ontology + data/ (or `data`) opened as users open it, by the named engine, cached in `cache`."""
     from kg.engine import get_engine
     from kg.graph import Inputs, open_graph
     from kg.paths import data_dir, default_shapes, ontology_dir
 
-    inputs = Inputs(ontology_dir(), (data_dir(),), get_engine(engine_name), shapes=default_shapes(), cache=cache)
+    folder = data if data is not None else data_dir()
+    inputs = Inputs(ontology_dir(), (folder,), get_engine(engine_name), shapes=default_shapes(), cache=cache)
     return open_graph(inputs)
 
 
@@ -107,3 +115,44 @@ def bundled_cache(bundled_kg, bundled_cache_dir: Path, monkeypatch: pytest.Monke
     """Point `kg` at the session's filled cache, so CLI tests on the bundled data skip owlrl."""
     monkeypatch.setenv("KG_CACHE_DIR", str(bundled_cache_dir))
     return bundled_cache_dir
+
+
+# -- the two-article fixture with the bundled ontology, reasoned once per session -------------
+
+
+def articles_args(*extra: str) -> list[str]:
+    """Global options pointing `kg` at the two-article fixture (with the bundled ontology and queries)."""
+    return ["--data", str(ARTICLES), *extra]
+
+
+@pytest.fixture(scope="session")
+def articles_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("articles-cache")
+
+
+@pytest.fixture(scope="session")
+def articles_kg(articles_cache_dir: Path):
+    """The two-article fixture reasoned once by the default engine, and cached for CLI tests."""
+    from kg.engine import DEFAULT_ENGINE
+
+    return open_bundled(DEFAULT_ENGINE, articles_cache_dir, ARTICLES)
+
+
+@pytest.fixture(scope="session")
+def articles_reference_kg(articles_cache_dir: Path):
+    """The two-article fixture reasoned by the reference engine (owlrl)."""
+    return open_bundled("reference", articles_cache_dir, ARTICLES)
+
+
+@pytest.fixture(scope="session")
+def articles_dataset(articles_kg):
+    """The two-article fixture's graphs as an rdflib Dataset; read-only."""
+    return articles_kg.rdflib
+
+
+@pytest.fixture
+def articles_cache(articles_kg, articles_cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point `kg` at the two-article fixture ($KG_DATA) and the session's filled cache of it."""
+    monkeypatch.setenv("KG_CACHE_DIR", str(articles_cache_dir))
+    monkeypatch.setenv("KG_DATA", str(ARTICLES))
+    return articles_cache_dir

@@ -1,9 +1,9 @@
-"""Golden outputs: what every command writes for a frozen copy of the seed data (tests/data/seed/).
+"""Golden outputs: what every command writes for the frozen two-article fixture (tests/data/articles/).
 
-Each case is a `kg` command line run in-process from the repository root; its stdout, or the
-files it writes, are compared byte for byte with tests/golden/<case>. The seed copy (two
-articles, with the ontology and named queries of that time) never grows, so these files change
-only when the output of the code changes, on purpose.
+Each case is a `kg` command line run in-process from the repository root, on the fixture with the
+bundled ontology and named queries; its stdout, or the files it writes, are compared byte for byte
+with tests/golden/<case>. The fixture never grows, so these files change only when the output of
+the code, the ontology or the queries changes, on purpose.
 
 Regenerate after an intended change, then read the diff:
 
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = Path("tests/data/seed")
+SEED = Path("tests/data/articles")
 GOLDEN = ROOT / "tests" / "golden"
-SEED_ARGS = ("--ontology", str(SEED / "ontology"), "--data", str(SEED / "data"), "--queries", str(SEED / "queries"))
+SEED_ARGS = ("--data", str(SEED))
 # Files bigger than this are compared by their SHA-256 (kept in <name>.sha256), not stored whole.
 MAX_STORED = 50_000
 
@@ -47,13 +47,18 @@ def _cases() -> list[Case]:
         "plan-targets": (),
         "projects-by-stage": (),
         "timeline": (),
-        "value-chain-gaps": (),
+        "value-chain-evidence": (),
         "who-does-what": (),
     }
     for name, params in named.items():
         for fmt in ("table", "csv", "json"):
             cases.append(Case(f"query-{name}.{fmt}", ("query", name, *params, "--format", fmt)))
     cases.append(Case("query-entity-no-labels.table", ("query", "entity", *named["entity"], "--no-labels")))
+    # The fixture has no conflict; the two-claim fixture is added to it.
+    for fmt in ("table", "csv", "json"):
+        cases.append(
+            Case(f"query-conflicts.{fmt}", ("--data", "tests/data/conflict", "query", "conflicts", "--format", fmt))
+        )
     cases.append(Case("query-list.table", ("query", "--list")))
     cases.append(
         Case("query-construct.ttl", ("query", "-e", "CONSTRUCT { ?s ?p ?o } WHERE { ?s a kg:Facility ; ?p ?o }"))
@@ -64,7 +69,7 @@ def _cases() -> list[Case]:
     cases.append(Case("stats.txt", ("stats",)))
     cases.append(Case("validate.txt", ("validate",)))
     cases.append(Case("validate.json", ("validate", "--format", "json")))
-    for fmt in ("ttl", "nt", "jsonld"):
+    for fmt in ("ttl", "nt", "jsonld", "nq", "trig"):
         cases.append(Case(f"reason.{fmt}", ("reason", "-o", "out." + fmt), ("out." + fmt,)))
     cases.append(Case("reason-inferred.ttl", ("reason", "--inferred-only", "-o", "out.ttl"), ("out.ttl",)))
     exports = ("graphml", "gexf", "cyjs", "dot", "ttl", "nt", "jsonld", "html")
@@ -90,6 +95,7 @@ def _cases() -> list[Case]:
         Case("render-ring-ko.gv", ("render", "--value-chain", "--region", "대전", "--lang", "ko", "-o", "p.svg"),
              ("p.svg",))
     )  # fmt: skip
+    cases.append(Case("render-matrix.gv", ("render", "--matrix", "-o", "p.svg"), ("p.svg",)))
     for fmt in ("table", "csv", "json"):
         cases.append(Case(f"analyze.{fmt}", ("analyze", "--format", fmt)))
     cases.append(Case("analyze-gunsan.table", ("analyze", "--region", "Gunsan")))

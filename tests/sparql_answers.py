@@ -17,7 +17,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from kg.namespaces import PREFIXES, XSD
+from kg.namespaces import DATA_GRAPHS, PREFIXES, XSD
 
 NUMERIC = {
     str(t)
@@ -111,10 +111,18 @@ def rdflib_rows(rows) -> list[tuple[str, ...]]:
 
 
 def oxigraph_answer(store: ox.Store, sparql: str, **bindings: URIRef) -> tuple[list[str], list[tuple[str, ...]]]:
-    """Run `sparql` in pyoxigraph over the union of the store's graphs, as (variables, rows)."""
+    """Run `sparql` in pyoxigraph over the merge of the store's graphs, as (variables, rows).
+
+    Oxigraph's union of graphs repeats a triple once per graph holding it, so the merge is taken
+    over the graphs that do not overlap: every graph but the data files' own, whose triples
+    kgg:data holds once.
+    """
+    merged = [ox.DefaultGraph()] + [
+        g for g in store.named_graphs() if isinstance(g, ox.NamedNode) and not g.value.startswith(DATA_GRAPHS)
+    ]
     solutions = store.query(
         sparql,
-        use_default_graph_as_union=True,
+        default_graph=merged,
         substitutions={ox.Variable(name): ox.NamedNode(str(iri)) for name, iri in bindings.items()},
     )
     variables = [v.value for v in solutions.variables]

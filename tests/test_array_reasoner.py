@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pyoxigraph
 import pytest
 from rdflib import BNode, Graph, Literal, URIRef
 
 from kg.engine import get_engine, rules
 from kg.engine.fast import _iri_text, _is_literal
 from kg.graph import Inputs, open_graph, reason_into
-from kg.load import load
-from kg.namespaces import KGG
+from kg.load import load, provenance
+from kg.namespaces import DEFAULT_GRAPH, KGG
 from kg.paths import data_dir, ontology_dir
 from kg.reason import is_noise, noise_mask, reason
 from kg.synth import synth
@@ -145,14 +146,20 @@ def test_reasoning_from_files_gives_the_graphs_of_the_rdflib_route(which, tmp_pa
     sources = load(ontology_dir(), [data], engine)
     expected = reason(sources.ontology.graph, sources.data.graph, engine)
     dataset, record = reason_into(Inputs.of(ontology_dir(), [data], engine))
+    cited = provenance(sources.data.graphs)
     assert record.counts == {
         "ontology": len(expected.ontology),
         "data": len(expected.data),
+        "provenance": len(cited),
         "inferred": len(expected.inferred),
     }
     for name, graph in (("ontology", expected.ontology), ("data", expected.data), ("inferred", expected.inferred)):
         native = set(engine.triples(dataset, KGG[name]))
         assert _without_blank_nodes(native) == _without_blank_nodes(graph), name
+    # Each file in a graph of its own, as the rdflib route reads it; the default graph says where from.
+    for name, graph in sources.data.graphs.items():
+        assert _without_blank_nodes(engine.triples(dataset, name)) == _without_blank_nodes(graph), name
+    assert set(engine.triples(dataset, DEFAULT_GRAPH)) == set(cited)
     assert record.files("data") and record.files("ontology")
 
 
@@ -164,12 +171,19 @@ def test_reasoning_from_files_writes_a_cache_the_next_command_reads(tmp_path, ca
     assert len(caches) == 1
     sources = load(ontology_dir(), [data_dir()], engine)
     expected = reason(sources.ontology.graph, sources.data.graph, engine)
-    counts = {"ontology": len(expected.ontology), "data": len(expected.data), "inferred": len(expected.inferred)}
+    counts = {
+        "ontology": len(expected.ontology),
+        "data": len(expected.data),
+        "provenance": len(provenance(sources.data.graphs)),
+        "inferred": len(expected.inferred),
+    }
     assert first.record.counts == counts
     with caplog.at_level(logging.INFO, logger="kg.graph"):
         second = open_graph(inputs)
     assert any("reasoning cache hit" in r.getMessage() for r in caplog.records)
-    assert len(second.dataset) == len(first.dataset) == sum(counts.values())
+    # Every quad: the counted graphs, and each data file's own graph beside the merge (kgg:data).
+    files = sum(len(graph) for graph in sources.data.graphs.values())
+    assert len(second.dataset) == len(first.dataset) == sum(counts.values()) + files
 
 
 def test_the_store_from_files_counts_what_it_holds_and_shares_blank_nodes_between_graphs(tmp_path):
@@ -185,7 +199,10 @@ def test_the_store_from_files_counts_what_it_holds_and_shares_blank_nodes_betwee
         str(row["g"].value).rsplit("/", 1)[-1]: int(row["n"].value)
         for row in doubled.store.query("SELECT ?g (COUNT(*) AS ?n) { GRAPH ?g { ?s ?p ?o } } GROUP BY ?g")
     }
-    assert held == record.counts
+    provenance_held = len(list(doubled.store.quads_for_pattern(None, None, None, pyoxigraph.DefaultGraph())))
+    # The file's own graph (kgg:data/twice) holds what kgg:data does: the file's triples, each once.
+    assert held == {**{k: v for k, v in record.counts.items() if k != "provenance"}, "twice": record.counts["data"]}
+    assert provenance_held == record.counts["provenance"]
     # The amounts are blank nodes: the inferred graph must name the very nodes of the data graph.
     blank = {
         name: {t for triple in engine.triples(doubled, KGG[name]) for t in triple if isinstance(t, BNode)}

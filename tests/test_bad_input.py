@@ -131,7 +131,31 @@ def test_data_folder_without_rdf(kg, tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
     write(folder, "notes.txt", "not RDF")
-    assert one_error(kg("--data", str(folder), "validate")) == "Error: folder: no .ttl files in this folder"
+    assert one_error(kg("--data", str(folder), "validate")) == (
+        "Error: folder: 1 other file and no RDF files in this folder "
+        "(kg reads .ttl, .nt, .jsonld, .json, .rdf, .owl, .xml, .nq, .trig)"
+    )
+
+
+def test_data_folder_is_read_recursively_and_skipped_files_are_named(kg, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "folder"
+    (folder / "sources" / "2025").mkdir(parents=True)
+    (folder / ".git").mkdir()
+    (folder / "sources" / "2025" / "a.ttl").write_text(
+        (DATA / "valid" / "small.ttl").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    write(folder, "README.md", "not RDF")
+    write(folder / ".git", "HEAD", "hidden")
+    result = kg("--data", str(folder), "stats")
+    assert result.exit_code == 0
+    # The file in a sub-folder is read into a graph named by its path; README.md is reported,
+    # the hidden folder is not looked at.
+    assert result.stderr == (
+        "warning: skipped folder/README.md: not an RDF data file "
+        "(kg reads .ttl, .nt, .jsonld, .json, .rdf, .owl, .xml, .nq, .trig)\n"
+    )
+    assert "\n1 data file, each a named graph of its own (kgg:data/...)\n" in result.stdout
 
 
 def test_missing_file(kg):

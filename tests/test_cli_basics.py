@@ -60,11 +60,13 @@ def test_stats(kg):
     result = kg(*fixture_args("stats"))
     assert (result.exit_code, result.stderr) == (0, "")
     assert result.stdout == (
-        "graph     triples\n"
-        "--------  -------\n"
-        "ontology       57\n"
-        "data           26\n"
-        "inferred       20\n"
+        "graph       triples\n"
+        "----------  -------\n"
+        "ontology         57\n"
+        "data             26\n"
+        "provenance        0\n"  # the fixture cites no source
+        "inferred         20\n"
+        "2 data files, each a named graph of its own (kgg:data/...)\n"
         "\n"
         "class         entities\n"
         "------------  --------\n"

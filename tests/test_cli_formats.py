@@ -1,7 +1,7 @@
-"""`kg` on the bundled ontology and data: every output format parsed back by a real parser, with
+"""`kg` on the bundled ontology and the two-article fixture: every output format parsed back by a real parser, with
 exact values; deterministic `kg reason` output; `kg stats`; `kg query --list`; and bad input.
 
-The bundled graph is reasoned once per session (conftest.bundled_kg); `bundled_cache`
+The fixture is reasoned once per session (conftest.articles_kg); `articles_cache`
 points kg at that cache, so these tests never wait for owlrl.
 """
 
@@ -18,11 +18,13 @@ import xml.etree.ElementTree as ET
 
 import pyoxigraph as ox
 import pytest
+import rdflib
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
+from conftest import ARTICLES
 from kg.namespaces import KG, KGC, KGD, SCHEMA, XSD, bind
-from kg.paths import data_dir, ontology_dir, queries_dir
+from kg.paths import ontology_dir, queries_dir
 from kg.results import serialize_graph
 
 SPARQL = "{http://www.w3.org/2005/sparql-results#}"
@@ -42,8 +44,8 @@ TOTAL = "36900000000"
 
 
 @pytest.fixture(autouse=True)
-def _use_bundled_cache(bundled_cache):
-    """Every test here runs kg on the bundled files with the session's filled reasoning cache."""
+def _use_articles_cache(articles_cache):
+    """Every test here runs kg on the two-article fixture with the session's filled reasoning cache."""
 
 
 # -- SELECT results in every format ---------------------------------------------------------
@@ -211,9 +213,9 @@ FORMATS = [("ttl", "turtle"), ("nt", "nt"), ("jsonld", "json-ld")]
 
 
 @pytest.fixture(scope="module")
-def fresh_closure(bundled_kg) -> Graph:
+def fresh_closure(articles_kg) -> Graph:
     """The session's own (not cached) reasoning result: asserted + inferred."""
-    return bind(bundled_kg.inferred + bundled_kg.asserted)
+    return bind(articles_kg.inferred + articles_kg.asserted)
 
 
 @pytest.mark.parametrize(("fmt", "rdflib_format"), FORMATS)
@@ -239,13 +241,13 @@ def test_reason_nt_is_sorted_and_read_by_pyoxigraph(kg, tmp_path, fresh_closure)
     assert len(triples) == len(fresh_closure)
 
 
-def test_reason_inferred_only_holds_no_asserted_triple(kg, tmp_path, bundled_kg):
+def test_reason_inferred_only_holds_no_asserted_triple(kg, tmp_path, articles_kg):
     out = tmp_path / "inferred.nt"
     assert kg("reason", "--inferred-only", "-o", str(out)).exit_code == 0
     inferred = Graph().parse(out, format="nt")
-    asserted = bundled_kg.asserted
-    assert len(inferred) == len(bundled_kg.inferred) > 1000
-    assert isomorphic(inferred, bundled_kg.inferred)
+    asserted = articles_kg.asserted
+    assert len(inferred) == len(articles_kg.inferred) > 1000
+    assert isomorphic(inferred, articles_kg.inferred)
     ground = [t for t in inferred if not any(isinstance(term, BNode) for term in t)]
     assert ground and [t for t in ground if t in asserted] == []
     # Key entailments are there; asserted facts are not.
@@ -301,19 +303,31 @@ def _table(text: str) -> list[list[str]]:
     return [re.split(r"\s{2,}", line.strip()) for line in lines[rule + 1 :] if line.strip()]
 
 
-def test_stats_counts_match_the_graphs(kg, bundled_kg):
+def test_stats_counts_match_the_graphs(kg, articles_kg):
     result = kg("stats")
     assert (result.exit_code, result.stderr) == (0, "")
     triples_part, classes_part = result.stdout.split("\n\n")
-    triples = {name: int(n) for name, n in _table(triples_part)}
+    table, files = triples_part.rsplit("\n", 1)
+    triples = {name: int(n) for name, n in _table(table + "\n")}
     assert triples == {
-        "ontology": len(bundled_kg.ontology),
-        "data": len(bundled_kg.data),
-        "inferred": len(bundled_kg.inferred),
+        "ontology": len(articles_kg.ontology),
+        "data": len(articles_kg.data),
+        "provenance": len(articles_kg.provenance),
+        "inferred": len(articles_kg.inferred),
+    }
+    assert files == "4 data files, each a named graph of its own (kgg:data/...)"
+    # Each fixture file's graph is derived from the articles it cites.
+    assert {(str(s).rsplit("/", 1)[1], str(o).rsplit("/", 1)[1]) for s, _, o in articles_kg.provenance} == {
+        ("daejeon", "article-sisacatch-2025-05-12-daejeon"),
+        ("gunsan", "article-newsstep-2025-10-01-gunsan"),
+        ("korea", "article-newsstep-2025-10-01-gunsan"),
+        ("korea", "article-sisacatch-2025-05-12-daejeon"),
+        ("sources", "article-newsstep-2025-10-01-gunsan"),
+        ("sources", "article-sisacatch-2025-05-12-daejeon"),
     }
     # Read independently of kg: every data file, and every ontology file the catalog maps.
     data = Graph()
-    for path in sorted(data_dir().glob("*.ttl")):
+    for path in sorted(ARTICLES.glob("*.ttl")):
         data.parse(path)
     catalog = ET.parse(ontology_dir() / "catalog-v001.xml").getroot()
     ontology = Graph()
@@ -430,8 +444,8 @@ def test_output_into_a_missing_folder_is_refused(kg, tmp_path, monkeypatch):
 # -- the real command in a subprocess -----------------------------------------------------------------
 
 
-def test_python_dash_m_answers_a_named_query(bundled_cache):
-    env = {**os.environ, "KG_CACHE_DIR": str(bundled_cache)}
+def test_python_dash_m_answers_a_named_query(articles_cache):
+    env = {**os.environ, "KG_CACHE_DIR": str(articles_cache)}
     result = subprocess.run(
         [sys.executable, "-m", "kg", *FUNDING, "--format", "csv"],
         capture_output=True,
@@ -443,3 +457,56 @@ def test_python_dash_m_answers_a_named_query(bundled_cache):
     rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
     assert [(row["funder"], row["won"]) for row in rows] == [(str(f or ""), won) for _, f, won in CONTRIBUTIONS]
     assert {row["totalBudget"] for row in rows} == {TOTAL}
+
+
+# -- kg reason: the graphs kept apart ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("suffix", "ox_format"), [(".nq", ox.RdfFormat.N_QUADS), (".trig", ox.RdfFormat.TRIG)])
+def test_reason_keeps_each_source_in_its_graph(kg, tmp_path, articles_kg, suffix, ox_format):
+    out, again = tmp_path / f"g{suffix}", tmp_path / f"h{suffix}"
+    assert kg("reason", "-o", str(out)).exit_code == 0
+    assert kg("reason", "-o", str(again)).exit_code == 0
+    assert out.read_bytes() == again.read_bytes()  # deterministic, blank nodes included
+    store = ox.Store()
+    store.load(path=str(out), format=ox_format)
+    data = "https://w3id.org/battery-kg/graph/data/"
+    assert sorted(g.value for g in store.named_graphs()) == [
+        *(data + name for name in ("daejeon", "gunsan", "korea", "sources")),
+        "https://w3id.org/battery-kg/graph/inferred",
+        "https://w3id.org/battery-kg/graph/ontology",
+    ]
+    # Who says what: a statement of gunsan.ttl is in that file's graph, derived from its article.
+    project = ox.NamedNode(str(KGD["gunsan-analysis-centre-project"]))
+    selected = ox.NamedNode(str(KG.selectedBy))
+    assert [q.graph_name.value for q in store.quads_for_pattern(project, selected, None)] == [data + "gunsan"]
+    derived = store.quads_for_pattern(
+        ox.NamedNode(data + "gunsan"), ox.NamedNode("http://www.w3.org/ns/prov#wasDerivedFrom"), None, ox.DefaultGraph()
+    )
+    assert [q.object.value for q in derived] == [str(KGD["article-newsstep-2025-10-01-gunsan"])]
+    # Every quad there is, and only those: the data files' statements, the ontology, the inferences.
+    assert len(store) == len(articles_kg.data) + len(articles_kg.ontology) + len(articles_kg.inferred) + len(
+        articles_kg.provenance
+    ) + _in_two_files(store, data)
+    dataset = rdflib.Dataset()
+    dataset.parse(out, format="nquads" if suffix == ".nq" else "trig")
+    assert len(list(dataset.quads())) == len(store)
+
+
+def _in_two_files(store, data: str) -> int:
+    """Quads beyond the merge: a statement two data files make is in both files' graphs."""
+    seen: dict[tuple, int] = {}
+    for quad in store:
+        if isinstance(quad.graph_name, ox.NamedNode) and quad.graph_name.value.startswith(data):
+            key = (quad.subject, quad.predicate, quad.object)
+            seen[key] = seen.get(key, 0) + 1
+    return sum(n - 1 for n in seen.values())
+
+
+def test_reason_inferred_only_as_quads(kg, tmp_path, articles_kg):
+    out = tmp_path / "inferred.nq"
+    assert kg("reason", "--inferred-only", "-o", str(out)).exit_code == 0
+    store = ox.Store()
+    store.load(path=str(out), format=ox.RdfFormat.N_QUADS)
+    assert [g.value for g in store.named_graphs()] == ["https://w3id.org/battery-kg/graph/inferred"]
+    assert len(store) == len(articles_kg.inferred)

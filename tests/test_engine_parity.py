@@ -9,6 +9,7 @@ closure on a 2-core machine; KG_PARITY_TRIPLES sets another size.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from kg.load import load
 from kg.namespaces import KG, KGD, RDFS, XSD_NUMBERS
 from kg.paths import ontology_dir, queries_dir
 from kg.queries import list_queries
-from kg.remote import stable_bnode_names
+from kg.results import stable_bnode_names
 from kg.synth import synth
 
 SYNTH_TRIPLES = int(os.environ.get("KG_PARITY_TRIPLES", "10000"))
@@ -67,7 +68,13 @@ def graphs(tmp_path_factory, bundled_kg, bundled_reference_kg) -> dict[str, dict
 def visible(kg) -> set:
     """The inferred triples, blank nodes named by their surroundings (each engine parses with its own
     labels) and numbers by their value (Oxigraph's store writes 127.29090 as 127.2909)."""
-    names = stable_bnode_names([*kg.asserted, *kg.inferred])
+
+    def value(node):
+        if isinstance(node, Literal) and node.datatype in XSD_NUMBERS:
+            return Literal(f"{node.datatype} {Decimal(str(node.toPython())).normalize()}")
+        return node
+
+    names = stable_bnode_names([tuple(map(value, t)) for t in (*kg.asserted, *kg.inferred)])
 
     def term(node):
         if isinstance(node, Literal) and node.datatype in XSD_NUMBERS:

@@ -33,13 +33,13 @@ LABELS = ("http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/
 
 
 @pytest.fixture(scope="module")
-def gunsan(bundled_dataset):
-    return project(bundled_dataset, region=KGD.gunsan)
+def gunsan(articles_dataset):
+    return project(articles_dataset, region=KGD.gunsan)
 
 
 @pytest.fixture(scope="module")
-def options(bundled_dataset):
-    return ExportOptions(dataset=bundled_dataset)
+def options(articles_dataset):
+    return ExportOptions(dataset=articles_dataset)
 
 
 def _labels(graph: nx.Graph, key: str = "label_ko") -> dict[str, str]:
@@ -56,14 +56,14 @@ def test_every_format_is_registered():
 
 
 @pytest.fixture(scope="module")
-def two_runs(bundled_dataset):
+def two_runs(articles_dataset):
     """The same subgraph projected twice, independently."""
-    return [project(bundled_dataset, region=KGD.gunsan, inferred=True) for _ in range(2)]
+    return [project(articles_dataset, region=KGD.gunsan, inferred=True) for _ in range(2)]
 
 
 @pytest.mark.parametrize("fmt", OURS)
-def test_output_is_byte_identical_across_runs(bundled_dataset, two_runs, fmt):
-    layout = ExportOptions(dataset=bundled_dataset, layout=True)
+def test_output_is_byte_identical_across_runs(articles_dataset, two_runs, fmt):
+    layout = ExportOptions(dataset=articles_dataset, layout=True)
     first, second = (export_bytes(fmt, graph, layout) for graph in two_runs)
     assert first == second
     assert b"2025-1" not in first.split(b"\n", 3)[0]  # no timestamp in a header line
@@ -96,8 +96,35 @@ def test_graphml_is_schema_valid_and_reads_back(gunsan, options, tmp_path):
     )
 
 
-def test_class_hierarchy_graphml_is_valid(bundled_dataset, options):
-    tree = class_hierarchy(bundled_dataset, lang="ko")
+def test_every_asserted_edge_names_the_sources_that_make_it(gunsan, options, tmp_path):
+    back = nx.read_graphml(io.BytesIO(export_bytes("graphml", gunsan, options)))
+    said = {(u, v, d["property"]): d.get("sources", "") for u, v, d in back.edges(data=True)}
+    gunsan_article = "kgd:article-newsstep-2025-10-01-gunsan"
+    assert said["kgd:gunsan-analysis-centre-project", "kgd:motie", "kg:selectedBy"] == gunsan_article  # A4
+    # Links between the ontology's own concepts come from no source.
+    assert said["kgc:stage-precursor", "kgc:stage-cathode-material", "kg:feedsInto"] == ""
+    assert {v for (u, _, _), v in said.items() if u.startswith("kgd:")} == {gunsan_article}
+
+
+def test_a_shared_file_credits_the_sources_its_subject_cites(articles_dataset):
+    # korea.ttl cites both articles; MOTIE cites the Gunsan one, so its statement there is that one's.
+    graph = project(articles_dataset)
+    assert graph.edges["kgd:motie", "kgd:south-korea", "kg:areaServed"]["sources"] == (
+        "kgd:article-newsstep-2025-10-01-gunsan"
+    )
+
+
+def test_edges_of_a_national_source_name_that_source(bundled_kg):
+    """Scoped to one source's statements, so other sources do not change the answer."""
+    graph = project(bundled_kg.rdflib, region=KGD["pohang"])
+    source = "kgd:source-2023-07-13-kukinews-ecopro-blue-valley-mou"
+    edges = {(u, v, k): d["sources"].split() for u, v, k, d in graph.edges(keys=True, data=True)}
+    campus = [key for key in edges if key[0] == "kgd:ecopro-blue-valley-cathode-campus"]
+    assert campus and all(source in edges[key] for key in campus)
+
+
+def test_class_hierarchy_graphml_is_valid(articles_dataset, options):
+    tree = class_hierarchy(articles_dataset, lang="ko")
     data = export_bytes("graphml", tree, options)
     _schema(SCHEMAS / "graphml" / "graphml.xsd").assertValid(etree.fromstring(data))
     back = nx.read_graphml(io.BytesIO(data))
@@ -106,8 +133,8 @@ def test_class_hierarchy_graphml_is_valid(bundled_dataset, options):
 
 
 @pytest.mark.parametrize("layout", [False, True])
-def test_gexf_is_schema_valid_with_colours_and_positions(gunsan, bundled_dataset, tmp_path, layout):
-    data = export_bytes("gexf", gunsan, ExportOptions(dataset=bundled_dataset, layout=layout))
+def test_gexf_is_schema_valid_with_colours_and_positions(gunsan, articles_dataset, tmp_path, layout):
+    data = export_bytes("gexf", gunsan, ExportOptions(dataset=articles_dataset, layout=layout))
     document = etree.fromstring(data)
     _schema(SCHEMAS / "gexf-1.3" / "gexf.xsd").assertValid(document)
     ns = {"g": "http://gexf.net/1.3"}
@@ -259,9 +286,9 @@ def _ox_triples(data: bytes, fmt: ox.RdfFormat) -> list[tuple[str, str, str, boo
 
 
 @pytest.mark.parametrize("inferred", [False, True])
-def test_rdf_formats_read_back(bundled_dataset, options, inferred):
-    graph = project(bundled_dataset, inferred=inferred, classes=["kg:Project", "kg:AdministrativeArea", "kg:Ministry"])
-    expected = rdf_of(bundled_dataset, graph)
+def test_rdf_formats_read_back(articles_dataset, options, inferred):
+    graph = project(articles_dataset, inferred=inferred, classes=["kg:Project", "kg:AdministrativeArea", "kg:Ministry"])
+    expected = rdf_of(articles_dataset, graph)
     ttl, nt, jsonld_bytes = (export_bytes(fmt, graph, options) for fmt in ("ttl", "nt", "jsonld"))
     # rdflib for Turtle, pyoxigraph for N-Triples and JSON-LD, pyld for JSON-LD: all the same graph.
     assert _same_graph(Graph().parse(data=ttl, format="turtle"), expected)
@@ -283,8 +310,8 @@ def test_rdf_formats_read_back(bundled_dataset, options, inferred):
     assert (fundedby in expected) == inferred
 
 
-def test_rdf_of_region_keeps_values_and_drops_outside_links(bundled_dataset, gunsan):
-    triples = rdf_of(bundled_dataset, gunsan)
+def test_rdf_of_region_keeps_values_and_drops_outside_links(articles_dataset, gunsan):
+    triples = rdf_of(articles_dataset, gunsan)
     kgd = "https://w3id.org/battery-kg/id/"
     kg = "https://w3id.org/battery-kg/ontology#"
     budget = triples.value(URIRef(kgd + "gunsan-analysis-centre-project"), URIRef(kg + "totalBudget"))
@@ -297,7 +324,7 @@ def test_rdf_of_region_keeps_values_and_drops_outside_links(bundled_dataset, gun
 # ---------------------------------------------------------------- the command
 
 
-def test_cli_export_region(kg, bundled_cache, tmp_path):
+def test_cli_export_region(kg, articles_cache, tmp_path):
     out = tmp_path / "gunsan.graphml"
     result = kg("export", "--format", "graphml", "-o", str(out), "--region", "군산")
     assert result.exit_code == 0, result.output
@@ -306,7 +333,7 @@ def test_cli_export_region(kg, bundled_cache, tmp_path):
     assert back.nodes["kgd:gunsan"]["label"] == "Gunsan"
 
 
-def test_cli_format_from_suffix_and_hierarchy(kg, bundled_cache, tmp_path):
+def test_cli_format_from_suffix_and_hierarchy(kg, articles_cache, tmp_path):
     out = tmp_path / "classes.gexf"
     result = kg("export", "-o", str(out), "--hierarchy", "--lang", "ko", "--layout")
     assert result.exit_code == 0, result.output
@@ -325,7 +352,7 @@ def test_cli_format_from_suffix_and_hierarchy(kg, bundled_cache, tmp_path):
         (["--hierarchy", "--region", "Gunsan"], "Error: --hierarchy exports the class hierarchy"),
     ],
 )
-def test_cli_bad_input(kg, bundled_cache, tmp_path, args, message):
+def test_cli_bad_input(kg, articles_cache, tmp_path, args, message):
     out = tmp_path / "out" / "graph.graphml"
     out.parent.mkdir()
     result = kg("export", "-o", str(out), *args)
@@ -334,7 +361,7 @@ def test_cli_bad_input(kg, bundled_cache, tmp_path, args, message):
     assert list(out.parent.iterdir()) == []
 
 
-def test_cli_unwritable_output_leaves_nothing(kg, bundled_cache, tmp_path):
+def test_cli_unwritable_output_leaves_nothing(kg, articles_cache, tmp_path):
     folder = tmp_path / "missing"
     result = kg("export", "--format", "csv", "-o", str(folder / "nodes.csv"))
     assert result.exit_code == 2
@@ -345,7 +372,7 @@ def test_cli_unwritable_output_leaves_nothing(kg, bundled_cache, tmp_path):
     assert list(tmp_path.glob("graph*")) == []
 
 
-def test_a_format_registered_in_one_place_reaches_help_suffixes_and_the_benchmark(kg, bundled_cache, tmp_path):
+def test_a_format_registered_in_one_place_reaches_help_suffixes_and_the_benchmark(kg, articles_cache, tmp_path):
     import importlib.util
 
     from kg.export import register

@@ -40,7 +40,7 @@ def stores(monkeypatch: pytest.MonkeyPatch) -> list:
     ],
     ids=["analyze", "analyze-region", "validate", "stats", "export"],
 )
-def test_one_store_per_command(kg, bundled_cache, stores, tmp_path, command, cached):
+def test_one_store_per_command(kg, articles_cache, stores, tmp_path, command, cached):
     args = [arg.format(out=tmp_path / "out.json") for arg in command]
     if not cached:
         args = ["--no-cache", *args]
@@ -49,7 +49,7 @@ def test_one_store_per_command(kg, bundled_cache, stores, tmp_path, command, cac
     assert len(stores) == 1
 
 
-def test_a_cached_query_builds_no_rdflib_view(kg, bundled_cache, monkeypatch):
+def test_a_cached_query_builds_no_rdflib_view(kg, articles_cache, monkeypatch):
     assert kg("query", "funding-by-project").exit_code == 0  # the first run keeps the validation report
     made = []
     real = graph_module.KnowledgeGraph.rdflib.func

@@ -47,7 +47,7 @@ pytestmark = pytest.mark.usefixtures("bundled_cache")
 @pytest.fixture(scope="module")
 def data() -> Graph:
     graph = Graph()
-    files = sorted(data_dir().glob("*.ttl"))
+    files = sorted(data_dir().rglob("*.ttl"))
     assert files
     for path in files:
         graph.parse(path)

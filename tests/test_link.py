@@ -17,6 +17,9 @@ from kg.link import label_keys
 from kg.namespaces import KG, KGD, OWL, RDF, SKOS, VOID, XSD
 
 LINK = DATA / "link"
+# Links are sought among the two-article fixture's entities (tests/conftest.py), so the expected links
+# and rejected decoys do not change as data/ grows.
+pytestmark = pytest.mark.usefixtures("articles_cache")
 BAD = LINK / "bad"
 WD = "http://www.wikidata.org/entity/"
 GN = "https://sws.geonames.org/"

@@ -99,7 +99,11 @@ def test_sources_dataset_has_named_graphs_and_union_default(tmp_path):
             "Error: bad/language-tag.ttl, line 4: 'k1o' is not a valid language tag! — fix the Turtle there\n",
         ),
         (["--data", "nowhere.ttl"], "Error: nowhere.ttl: no such file or folder\n"),
-        (["--data", "bad-queries"], "Error: bad-queries: no .ttl files in this folder\n"),
+        (
+            ["--data", "bad-queries"],
+            "Error: bad-queries: 2 other files and no RDF files in this folder"
+            " (kg reads .ttl, .nt, .jsonld, .json, .rdf, .owl, .xml, .nq, .trig)\n",
+        ),
         (
             ["--ontology", "missing-import"],
             "Error: missing-import/kg.ttl imports <https://w3id.org/battery-kg/ontology/nowhere>,"

@@ -18,8 +18,8 @@ MERGED_QUERY = LINK / "funding-with-population.rq"
 WITH = "https://w3id.org/battery-kg/graph/with/"
 
 
-# Reuse the session's reasoning of the bundled data (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("bundled_cache")
+# The two-article fixture, reasoned once per session (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("articles_cache")
 
 
 @pytest.fixture

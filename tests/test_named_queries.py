@@ -1,7 +1,8 @@
-"""The exact answers of every named query in queries/ on the bundled data.
+"""The exact answers of every named query in queries/ on the two-article fixture (tests/data/articles).
 
-Expected values are worked out from data/*.ttl and FACTS.md by hand (see the comments), not
-copied from kg's output. Cells are written as in tests/competency/*.csv (see sparql_answers.py).
+Expected values are worked out from tests/data/articles/*.ttl and FACTS.md by hand (see the
+comments), not copied from kg's output. Cells are written as in tests/competency/*.csv (see
+sparql_answers.py). The fixture is frozen, so sources added to data/ change none of them.
 """
 
 from __future__ import annotations
@@ -9,9 +10,10 @@ from __future__ import annotations
 import pytest
 from rdflib import Graph
 
+from conftest import ARTICLES, CONFLICT
 from kg.errors import QueryError
 from kg.namespaces import KGD
-from kg.paths import data_dir, queries_dir
+from kg.paths import queries_dir
 from kg.queries import list_queries, parse_term, run
 from sparql_answers import (
     expected_cell,
@@ -22,10 +24,12 @@ from sparql_answers import (
     rdflib_rows,
 )
 
-# The main value-chain stages with their kg:stageOrder (ontology/valuechain.ttl).
+# The stages of the value chain with their kg:stageOrder (ontology/valuechain.ttl), and the group
+# of the four core materials (battery materials), ordered with its first member.
 STAGES = [
     (1, "raw-materials"),
     (2, "precursor"),
+    (3, "battery-materials"),
     (3, "cathode-material"),
     (4, "anode-material"),
     (5, "electrolyte"),
@@ -35,25 +39,54 @@ STAGES = [
     (9, "end-use"),
     (10, "used-battery"),
     (11, "recycling"),
+    (12, "equipment"),
 ]
-# Initiatives and facilities located (kg:locatedIn) in each city, per stage they support:
+# What each region has on the value chain (kg:valueChainStage: here kg:supportsStage), located
+# (kg:locatedIn) in it:
 #   Gunsan: the analysis-centre project (A3, A9/A12: precursor, cathode material, cell) and the
 #     centre itself (A9: precursor, cathode material), both on the Saemangeum Zone 2 site in
 #     Gunsan (A7); the capability programme in Gunsan (A13/A14: raw materials and minerals, used
 #     battery). The evaluation-support task (A12) has no location of its own, so it is not counted.
+#     Cathode material is one of the battery materials, so both count there too.
 #   Daejeon: the micro all-solid-state battery platform (B11: cell).
-SUPPORTERS = {
-    "daejeon": {7: 1},
-    "gunsan": {1: 1, 2: 2, 3: 2, 7: 1, 10: 1},
+# Every statement comes from the region's one article.
+EVIDENCE = {
+    "daejeon": {"cell": ["daejeon-micro-solid-state-battery-platform"]},
+    "gunsan": {
+        "raw-materials": ["gunsan-capability-programme"],
+        "precursor": ["gunsan-analysis-centre", "gunsan-analysis-centre-project"],
+        "battery-materials": ["gunsan-analysis-centre", "gunsan-analysis-centre-project"],
+        "cathode-material": ["gunsan-analysis-centre", "gunsan-analysis-centre-project"],
+        "cell": ["gunsan-analysis-centre-project"],
+        "used-battery": ["gunsan-capability-programme"],
+    },
+}
+EVIDENCE["jeonbuk-state"] = EVIDENCE["gunsan"]  # Gunsan lies in Jeonbuk
+ARTICLE = {
+    "daejeon": "kgd:article-sisacatch-2025-05-12-daejeon",
+    "gunsan": "kgd:article-newsstep-2025-10-01-gunsan",
+    "jeonbuk-state": "kgd:article-newsstep-2025-10-01-gunsan",
 }
 
 
-def _coverage(city: str) -> list[tuple]:
-    return [(f"kgd:{city}", str(n), f"kgc:stage-{s}", str(SUPPORTERS[city].get(n, 0))) for n, s in STAGES]
+def _matrix(region: str) -> list[tuple]:
+    """Region, sources covering it (its article), order, stage, evidence, sources of the evidence."""
+    found = EVIDENCE[region]
+    return [
+        (f"kgd:{region}", "1", str(n), f"kgc:stage-{s}", str(len(found.get(s, []))), "1" if s in found else "0")
+        for n, s in STAGES
+    ]
 
 
-def _gaps(city: str) -> list[tuple]:
-    return [(f"kgd:{city}", str(n), f"kgc:stage-{s}") for n, s in STAGES if n not in SUPPORTERS[city]]
+def _evidence(region: str) -> list[tuple]:
+    rows = []
+    for n, s in STAGES:
+        things = EVIDENCE[region].get(s)
+        if things:
+            rows += [(f"kgd:{region}", str(n), f"kgc:stage-{s}", f"kgd:{t}", ARTICLE[region]) for t in things]
+        else:
+            rows.append((f"kgd:{region}", str(n), f"kgc:stage-{s}", "no evidence in the sources", ""))
+    return rows
 
 
 # A5: 369억 = 150억 national (MOTIE) + 107억 provincial (Jeonbuk) + 107억 municipal (Gunsan) + 5억 private.
@@ -200,11 +233,12 @@ DAEJEON_THINGS = [
 
 # (query name, params, expected rows). Params are written as on the command line.
 CASES: list[tuple[str, dict[str, str], list[tuple]]] = [
-    ("coverage-matrix", {}, _coverage("daejeon") + _coverage("gunsan")),
-    ("coverage-matrix", {"city": "kgd:gunsan"}, _coverage("gunsan")),
-    ("coverage-matrix", {"city": "kgd:daejeon"}, _coverage("daejeon")),
-    ("value-chain-gaps", {}, _gaps("daejeon") + _gaps("gunsan")),
-    ("value-chain-gaps", {"city": "kgd:gunsan"}, _gaps("gunsan")),
+    # Province-level regions only: Daejeon (a metropolitan city) and Jeonbuk, not Gunsan.
+    ("coverage-matrix", {}, _matrix("daejeon") + _matrix("jeonbuk-state")),
+    ("coverage-matrix", {"region": "kgd:jeonbuk-state"}, _matrix("jeonbuk-state")),
+    ("coverage-matrix", {"region": "kgd:daejeon"}, _matrix("daejeon")),
+    ("value-chain-evidence", {}, _evidence("daejeon") + _evidence("gunsan") + _evidence("jeonbuk-state")),
+    ("value-chain-evidence", {"region": "kgd:gunsan"}, _evidence("gunsan")),
     ("funding-by-project", {}, DAEJEON_PLAN_FUNDING + ANALYSIS_CENTRE_FUNDING),
     ("funding-by-project", {"project": "kgd:gunsan-analysis-centre-project"}, ANALYSIS_CENTRE_FUNDING),
     (
@@ -251,15 +285,15 @@ def _bindings(params: dict[str, str]) -> dict:
 
 def test_every_named_query_has_a_test():
     assert QUERY_FILES
-    tested = {name for name, _, _ in CASES} | {"entity"}  # entity: test_entity_* below
+    tested = {name for name, _, _ in CASES} | {"entity", "conflicts"}  # test_entity_*, test_conflicts_* below
     assert tested == {path.stem for path in QUERY_FILES}
     assert [info.name for info in list_queries()] == [path.stem for path in QUERY_FILES]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
-def test_named_query_answer(case, bundled_dataset):
+def test_named_query_answer(case, articles_dataset):
     name, params, expected = case
-    answer = run(name, bundled_dataset, **_bindings(params))
+    answer = run(name, articles_dataset, **_bindings(params))
     rows = rdflib_rows(answer.rows)
     wanted = [tuple(expected_cell(cell) for cell in row) for row in expected]
     assert has_order_by((queries_dir() / f"{name}.rq").read_text(encoding="utf-8")) == answer.ordered
@@ -270,38 +304,94 @@ def test_named_query_answer(case, bundled_dataset):
 
 
 @pytest.fixture(scope="module")
-def store(bundled_dataset):
-    return oxigraph_store(bundled_dataset)
+def store(articles_dataset):
+    return oxigraph_store(articles_dataset)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if not c[1]], ids=[_case_id(c) for c in CASES if not c[1]])
-def test_pyoxigraph_agrees_on_named_queries(case, store, bundled_dataset):
+def test_pyoxigraph_agrees_on_named_queries(case, store, articles_dataset):
     """A second, independent SPARQL engine gives the same rows in the same order."""
     name, _, expected = case
     variables, rows = oxigraph_answer(store, (queries_dir() / f"{name}.rq").read_text(encoding="utf-8"))
-    assert variables == run(name, bundled_dataset).variables
+    assert variables == run(name, articles_dataset).variables
     assert rows == [tuple(expected_cell(cell) for cell in row) for row in expected]
+
+
+# -- conflicts: two sources, two claims (tests/data/conflict) ---------------------------------
+
+# The daily (2023-04-06, dated on the page) says 710,000 t/yr by 2027; the weekly (no date on
+# the page, inferred 2023-07-13) says by 2028. Ordered by code, then publication date.
+CONFLICT_ROWS = [
+    (
+        "C1",
+        "kgd:conflict-fixture",
+        "kgd:fixture-capacity-daily",
+        "710000",
+        "t/yr",
+        "2027",
+        "kgd:source-fixture-daily",
+        "2023-04-06",
+        "stated",
+    ),
+    (
+        "C1",
+        "kgd:conflict-fixture",
+        "kgd:fixture-capacity-weekly",
+        "710000",
+        "t/yr",
+        "2028",
+        "kgd:source-fixture-weekly",
+        "2023-07-13",
+        "inferred",
+    ),
+]
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_conflicts_lists_each_claim_with_value_source_and_date(engine, tmp_path):
+    from kg.engine import get_engine
+    from kg.graph import Inputs, open_graph
+    from kg.paths import ontology_dir
+
+    graph = open_graph(Inputs(ontology_dir(), (CONFLICT,), get_engine(engine), cache=tmp_path))
+    answer = graph.run(str(queries_dir() / "conflicts.rq"))
+    assert answer.variables == [
+        "code",
+        "conflict",
+        "claim",
+        "value",
+        "unit",
+        "refersTo",
+        "source",
+        "published",
+        "dated",
+    ]
+    assert rdflib_rows(answer.rows) == [tuple(expected_cell(c) for c in row) for row in CONFLICT_ROWS]
+    one = graph.run(str(queries_dir() / "conflicts.rq"), conflict=KGD["conflict-fixture"])
+    assert rdflib_rows(one.rows) == rdflib_rows(answer.rows)
 
 
 # -- entity: everything about one entity, with its sources ------------------------------------
 
 
 def _asserted_in_data_files(subject) -> set[tuple[str, str]]:
-    """(property, value) of `subject` read straight from data/*.ttl with rdflib, not through kg."""
+    """(property, value) of `subject` read straight from the fixture's files with rdflib, not through kg."""
     graph = Graph()
-    for path in sorted(data_dir().glob("*.ttl")):
+    for path in sorted(ARTICLES.glob("*.ttl")):
         graph.parse(path)
     return {(str(p), rdflib_cell(o)) for p, o in graph.predicate_objects(subject)}
 
 
-def test_entity_lists_asserted_inferred_and_source_statements(bundled_dataset):
+def test_entity_lists_asserted_inferred_and_source_statements(articles_dataset):
     motie, article = KGD.motie, KGD["article-newsstep-2025-10-01-gunsan"]
-    answer = run("entity", bundled_dataset, entity=motie)
-    assert answer.variables == ["subject", "property", "value", "origin"]
+    answer = run("entity", articles_dataset, entity=motie)
+    assert answer.variables == ["subject", "property", "value", "origin", "source"]
     rows = rdflib_rows(answer.rows)
     by_origin: dict[str, set] = {}
-    for subject, prop, value, origin in rows:
+    for subject, prop, value, origin, source in rows:
         by_origin.setdefault(origin, set()).add((subject, prop, value))
+        # korea.ttl cites both articles; MOTIE's statements there are credited to the one MOTIE cites.
+        assert source == (expected_cell("kgd:article-newsstep-2025-10-01-gunsan") if origin == "asserted" else "")
 
     # The entity's own statements come first, then those about its source (ORDER BY DESC(?subject = ?entity)).
     subjects = [row[0] for row in rows]
@@ -345,7 +435,7 @@ def test_entity_lists_asserted_inferred_and_source_statements(bundled_dataset):
         ("in-place", "query in-place needs --param place=VALUE (e.g. kgd:gunsan, kgd:jeonbuk-state, kgd:south-korea)"),
     ],
 )
-def test_required_params_are_required(name, message, bundled_dataset):
+def test_required_params_are_required(name, message, articles_dataset):
     with pytest.raises(QueryError) as error:
-        run(name, bundled_dataset)
+        run(name, articles_dataset)
     assert error.value.message == message

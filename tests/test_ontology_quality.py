@@ -97,7 +97,7 @@ def test_data_and_queries_use_only_defined_terms():
     """A typo such as kg:fundedby would silently match nothing; every kg: term in use must be defined."""
     used: dict[URIRef, set[str]] = {}
     data = Graph()
-    for path in sorted(data_dir().glob("*.ttl")):
+    for path in sorted(data_dir().rglob("*.ttl")):
         data.parse(path)
     for triple in data:
         for term in triple:

@@ -16,10 +16,10 @@ from kg.project import project
 
 
 @pytest.fixture(scope="module")
-def page(bundled_dataset, tmp_path_factory):
-    graph = project(bundled_dataset)
+def page(articles_dataset, tmp_path_factory):
+    graph = project(articles_dataset)
     path = tmp_path_factory.mktemp("page") / "kg.html"
-    path.write_bytes(export_bytes("html", graph, ExportOptions(dataset=bundled_dataset)))
+    path.write_bytes(export_bytes("html", graph, ExportOptions(dataset=articles_dataset)))
     return graph, path
 
 
@@ -93,6 +93,19 @@ def test_clicked_node_shows_facts_and_sources(page):
     )
     assert "<td>totalBudget</td><td>36900000000</td>" in html
     assert 'data-id="kgd:article-newsstep-2025-10-01-gunsan"' in html.split('id="details-sources"')[1]
+    # Each link names the page whose statement makes it.
+    links = html.split('id="details-links"')[1].split("</table>")[0]
+    selected = re.search(r'<tr><td>selected by →</td><td>(.*?)</td></tr>', links).group(1)
+    assert 'data-id="kgd:motie"' in selected
+    assert '<span class="said-by"> — Newsstep, 2025-10-01: Gunsan leaps' in selected
+
+
+def test_regions_say_how_many_sources_cover_them(page):
+    _, path = page
+    html = dom(path)
+    options = re.findall(r'<option value="(kgd:[^"]+)">([^<]*)</option>', html)
+    # The province-level regions, each covered by its one article.
+    assert options == [("kgd:daejeon", "Daejeon (1 source)"), ("kgd:jeonbuk-state", "Jeonbuk State (1 source)")]
 
 
 def test_hostile_labels_do_not_break_the_page(tmp_path):

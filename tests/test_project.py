@@ -1,4 +1,4 @@
-"""kg.project: the RDF → property-graph projection, checked against the bundled data/ files."""
+"""kg.project: the RDF → property-graph projection, checked against the two-article fixture's files."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import pyoxigraph as ox
 import pytest
 from rdflib import URIRef
 
+from conftest import ARTICLES
 from kg.errors import UsageError
 from kg.namespaces import KGD
-from kg.paths import data_dir, ontology_dir
+from kg.paths import ontology_dir
 from kg.project import class_hierarchy, project
 from kg.regions import resolve_entity, resolve_place
 
@@ -77,9 +78,9 @@ def _curie(iri: str) -> str:
 
 @pytest.fixture(scope="module")
 def asserted_store() -> ox.Store:
-    """The bundled ontology modules and data files parsed by pyoxigraph, an independent parser."""
+    """The bundled ontology modules and the fixture's data files parsed by pyoxigraph, an independent parser."""
     store = ox.Store()
-    files = sorted(Path(ontology_dir()).rglob("*.ttl")) + sorted(Path(data_dir()).glob("*.ttl"))
+    files = sorted(Path(ontology_dir()).rglob("*.ttl")) + sorted(ARTICLES.glob("*.ttl"))
     assert files
     for path in files:
         store.load(path=str(path), format=ox.RdfFormat.TURTLE)
@@ -109,8 +110,8 @@ def _asserted_edges(store: ox.Store, nodes: set[str]) -> set[tuple[str, str, str
     return found
 
 
-def test_nodes_are_the_typed_entities(bundled_dataset, asserted_store):
-    graph = project(bundled_dataset)
+def test_nodes_are_the_typed_entities(articles_dataset, asserted_store):
+    graph = project(articles_dataset)
     expected = {
         _curie(q.subject.value)
         for q in asserted_store.quads_for_pattern(None, ox.NamedNode(RDF_TYPE), None)
@@ -118,7 +119,9 @@ def test_nodes_are_the_typed_entities(bundled_dataset, asserted_store):
         and q.object.value.startswith(KG)
         and _curie(q.subject.value).split(":")[0] in ("kgd", "kgc")
     }
-    assert len(expected) == 82
+    # The fixture's entities and the ontology's concepts (stages incl. equipment and the battery-materials
+    # group, trust levels, funding levels, sectors, fields).
+    assert len(expected) == 89
     assert set(graph.nodes) == expected
     # No value nodes: amounts and floor areas are attributes of their owners.
     assert all(not n.startswith("_:") for n in graph.nodes)
@@ -127,8 +130,8 @@ def test_nodes_are_the_typed_entities(bundled_dataset, asserted_store):
     assert set(graph.edges(keys=True)) == _asserted_edges(asserted_store, expected)
 
 
-def test_node_attributes(bundled_dataset):
-    graph = project(bundled_dataset)
+def test_node_attributes(articles_dataset):
+    graph = project(articles_dataset)
     centre_project = graph.nodes["kgd:gunsan-analysis-centre-project"]
     assert {k: centre_project[k] for k in ("type", "category", "region", "source", "label", "label_ko")} == {
         "type": "kg:Project",
@@ -161,11 +164,16 @@ def test_node_attributes(bundled_dataset):
     assert graph.nodes["kgd:motie"]["region"] == ""
     assert graph.nodes["kgc:stage-cell"]["label_ko"] == "셀"
     edge = graph.edges["kgd:gunsan-analysis-centre-project", "kgd:saemangeum-zone-2-research-site", "kg:location"]
-    assert edge == {"property": "kg:location", "label": "location", "inferred": False}
+    assert edge == {
+        "property": "kg:location",
+        "label": "location",
+        "inferred": False,
+        "sources": "kgd:article-newsstep-2025-10-01-gunsan",  # the statement is in gunsan.ttl (A7)
+    }
 
 
-def test_korean_labels(bundled_dataset):
-    graph = project(bundled_dataset, lang="ko")
+def test_korean_labels(articles_dataset):
+    graph = project(articles_dataset, lang="ko")
     assert graph.nodes["kgd:gunsan"]["label"] == "군산시"
     assert graph.nodes["kgd:gunsan"]["label_en"] == "Gunsan"
     assert graph.nodes["kgd:gunsan"]["type_label"] == "시"
@@ -173,24 +181,24 @@ def test_korean_labels(bundled_dataset):
 
 
 @pytest.mark.parametrize("region", ["Gunsan", "gunsan", "군산", "군산시", "kgd:gunsan"])
-def test_region_subgraph_is_exact(bundled_kg, bundled_dataset, asserted_store, region):
-    graph = project(bundled_dataset, region=URIRef(resolve_place(bundled_kg, region).iri))
+def test_region_subgraph_is_exact(articles_kg, articles_dataset, asserted_store, region):
+    graph = project(articles_dataset, region=URIRef(resolve_place(articles_kg, region).iri))
     assert set(graph.nodes) == GUNSAN_MEMBERS | GUNSAN_LINKED
     assert set(graph.edges(keys=True)) == _asserted_edges(asserted_store, GUNSAN_MEMBERS | GUNSAN_LINKED)
     assert graph.number_of_edges() == 61
     assert graph.graph["region"] == "kgd:gunsan"
 
 
-def test_regions_do_not_mix(bundled_dataset):
-    daejeon = project(bundled_dataset, region=KGD.daejeon)
+def test_regions_do_not_mix(articles_dataset):
+    daejeon = project(articles_dataset, region=KGD.daejeon)
     assert not GUNSAN_MEMBERS & set(daejeon.nodes)
     assert {d["region"] for n, d in daejeon.nodes(data=True) if n.startswith("kgd:daejeon-")} == {"kgd:daejeon"}
-    jeonbuk = project(bundled_dataset, region=KGD["jeonbuk-state"])
+    jeonbuk = project(articles_dataset, region=KGD["jeonbuk-state"])
     assert GUNSAN_MEMBERS | {"kgd:jeonbuk-technopark", "kgd:jeonbuk-technopark-battery-unit"} <= set(jeonbuk.nodes)
 
 
-def test_classes_include_subclasses(bundled_dataset):
-    graph = project(bundled_dataset, classes=["kg:Organisation"])
+def test_classes_include_subclasses(articles_dataset):
+    graph = project(articles_dataset, classes=["kg:Organisation"])
     assert {d["type"] for _, d in graph.nodes(data=True)} == {
         "kg:CityGovernment",
         "kg:ProvincialGovernment",
@@ -205,13 +213,13 @@ def test_classes_include_subclasses(bundled_dataset):
     }
 
 
-def test_inferred_edges_are_only_the_most_specific(bundled_dataset):
+def test_inferred_edges_are_only_the_most_specific(articles_dataset):
     # On the whole graph every inferred kg: edge is implied by kept edges (inverse, super-property, chain).
-    full = project(bundled_dataset, inferred=True)
+    full = project(articles_dataset, inferred=True)
     assert [e for e in full.edges(keys=True, data="inferred") if e[3]] == []
-    assert full.number_of_edges() == project(bundled_dataset).number_of_edges()
+    assert full.number_of_edges() == project(articles_dataset).number_of_edges()
     # Without the funding contributions and sites, what they imply shows up, once, most specific.
-    graph = project(bundled_dataset, inferred=True, classes=["kg:Project", "kg:AdministrativeArea", "kg:Ministry"])
+    graph = project(articles_dataset, inferred=True, classes=["kg:Project", "kg:AdministrativeArea", "kg:Ministry"])
     inferred = {(u, v, k) for u, v, k, flag in graph.edges(keys=True, data="inferred") if flag}
     assert inferred == {
         ("kgd:gunsan-analysis-centre-project", "kgd:motie", "kg:fundedBy"),
@@ -223,8 +231,8 @@ def test_inferred_edges_are_only_the_most_specific(bundled_dataset):
     assert graph.edges["kgd:gunsan-analysis-centre-project", "kgd:motie", "kg:fundedBy"]["label"] == "funded by"
 
 
-def test_focus_neighbourhood(bundled_kg, bundled_dataset):
-    graph = project(bundled_dataset, focus=KGD["gunsan-analysis-centre"], depth=1)
+def test_focus_neighbourhood(articles_kg, articles_dataset):
+    graph = project(articles_dataset, focus=KGD["gunsan-analysis-centre"], depth=1)
     assert set(graph.nodes) == {
         "kgd:gunsan-analysis-centre",
         "kgd:gunsan-analysis-centre-project",
@@ -233,9 +241,9 @@ def test_focus_neighbourhood(bundled_kg, bundled_dataset):
         "kgc:stage-cathode-material",
     }
     assert graph.graph["focus"] == "kgd:gunsan-analysis-centre"
-    by_label = project(bundled_dataset, focus=resolve_entity(bundled_kg, "이차전지 실시간 고도분석센터"), depth=0)
+    by_label = project(articles_dataset, focus=resolve_entity(articles_kg, "이차전지 실시간 고도분석센터"), depth=0)
     assert list(by_label.nodes) == ["kgd:gunsan-analysis-centre"]
-    wider = project(bundled_dataset, focus=KGD["gunsan-analysis-centre"], depth=2)
+    wider = project(articles_dataset, focus=KGD["gunsan-analysis-centre"], depth=2)
     assert set(graph.nodes) < set(wider.nodes)
 
 
@@ -248,9 +256,9 @@ def test_focus_neighbourhood(bundled_kg, bundled_dataset):
         ({"focus": KGD.nowhere}, "kgd:nowhere is not an entity of the graph"),
     ],
 )
-def test_unknown_names_are_usage_errors(bundled_dataset, options, message):
+def test_unknown_names_are_usage_errors(articles_dataset, options, message):
     with pytest.raises(UsageError) as caught:
-        project(bundled_dataset, **options)
+        project(articles_dataset, **options)
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
 
@@ -262,14 +270,14 @@ def test_unknown_names_are_usage_errors(bundled_dataset, options, message):
         (resolve_entity, "kgd:nowhere", "unknown entity 'kgd:nowhere'"),
     ],
 )
-def test_unknown_names_do_not_resolve(bundled_kg, resolve, name, message):
+def test_unknown_names_do_not_resolve(articles_kg, resolve, name, message):
     with pytest.raises(UsageError) as caught:
-        resolve(bundled_kg, name)
+        resolve(articles_kg, name)
     assert str(caught.value).startswith(message)
 
 
-def test_class_hierarchy(bundled_dataset, asserted_store):
-    tree = class_hierarchy(bundled_dataset)
+def test_class_hierarchy(articles_dataset, asserted_store):
+    tree = class_hierarchy(articles_dataset)
     expected = {
         (_curie(q.subject.value), _curie(q.object.value))
         for q in asserted_store.quads_for_pattern(
@@ -284,7 +292,7 @@ def test_class_hierarchy(bundled_dataset, asserted_store):
     assert nx.is_directed_acyclic_graph(tree)
 
 
-def test_projection_is_deterministic(bundled_dataset):
-    one, two = project(bundled_dataset, inferred=True), project(bundled_dataset, inferred=True)
+def test_projection_is_deterministic(articles_dataset):
+    one, two = project(articles_dataset, inferred=True), project(articles_dataset, inferred=True)
     assert list(one.nodes(data=True)) == list(two.nodes(data=True))
     assert list(one.edges(keys=True, data=True)) == list(two.edges(keys=True, data=True))

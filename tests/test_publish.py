@@ -10,6 +10,7 @@ import pyoxigraph as ox
 import pytest
 from rdflib import Graph, Literal, URIRef
 
+from conftest import ARTICLES
 from kg.namespaces import DCAT, DCTERMS, KG, KGD, OWL, RDF, VOID, XSD
 from kg.paths import ontology_dir, queries_dir
 
@@ -18,20 +19,21 @@ WD = "http://www.wikidata.org/entity/"
 GN = "https://sws.geonames.org/"
 
 
-# Reuse the session's reasoning of the bundled data (tests/conftest.py).
-pytestmark = pytest.mark.usefixtures("bundled_cache")
+# Releases of the two-article fixture, reasoned once per session (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("articles_cache")
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory, bundled_cache_dir, bundled_kg) -> Path:
-    """One release of the bundled data, built once for the module."""
+def release(tmp_path_factory, articles_cache_dir, articles_kg) -> Path:
+    """One release of the two-article fixture, built once for the module."""
     from click.testing import CliRunner
 
     from kg.cli import cli
 
     folder = tmp_path_factory.mktemp("release") / "r1"
     mp = pytest.MonkeyPatch()
-    mp.setenv("KG_CACHE_DIR", str(bundled_cache_dir))
+    mp.setenv("KG_CACHE_DIR", str(articles_cache_dir))
+    mp.setenv("KG_DATA", str(ARTICLES))
     try:
         result = CliRunner().invoke(cli, ["publish", "-o", str(folder)], catch_exceptions=False)
     finally:
@@ -97,7 +99,8 @@ def test_check_finds_tampering(kg, release, tmp_path):
     assert result.stderr.splitlines() == [
         f"{copy}/stray.txt: not listed in SHA256SUMS",
         f"{copy}/data/asserted.nt: checksum mismatch",
-        f"{copy}/data/asserted.nt: 495 triples, void.ttl says 494",
+        # The fixture's 502 asserted triples (tests/data/articles), and the one written in.
+        f"{copy}/data/asserted.nt: 503 triples, void.ttl says 502",
     ]
 
 

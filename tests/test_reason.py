@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rdflib import BNode, Graph, Literal
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from conftest import DATA, KG_DATA, ONTOLOGY, fixture_args
@@ -13,7 +13,7 @@ from kg.engine import get_engine
 from kg.engine.reference import ReferenceEngine
 from kg.graph import Inputs, open_graph
 from kg.load import load
-from kg.namespaces import DCTERMS, KG, KGC, KGD, KGG, OWL, RDF, RDFS, SCHEMA, SKOS, WD, XSD
+from kg.namespaces import DATA_GRAPHS, DCTERMS, KG, KGC, KGD, KGG, OWL, RDF, RDFS, SCHEMA, SKOS, WD, XSD
 from kg.queries import run
 from kg.reason import is_noise, reason
 
@@ -91,7 +91,10 @@ def _open(engine=None, **options):
 
 def test_reasoned_dataset_graphs_union_and_graph_clause():
     dataset = _open().rdflib
-    assert {g.identifier for g in dataset.graphs() if len(g)} == {KGG.ontology, KGG.data, KGG.inferred}
+    # Each data file is a graph of its own (named by its path), kgg:data holds them all, each triple once.
+    files = {URIRef(DATA_GRAPHS + name) for name in ("companies", "regions")}
+    assert {g.identifier for g in dataset.graphs() if len(g)} == {KGG.ontology, KGG.data, KGG.inferred} | files
+    assert set(dataset.graph(KGG.data)) == {t for name in files for t in dataset.graph(name)}
     text = "SELECT ?r WHERE { GRAPH kgg:inferred { kgd:acme-cells kg:locatedIn ?r } } ORDER BY ?r"
     assert [row[0] for row in run(text, dataset).rows] == [KGD.gunsan, KGD.jeonbuk]
     union = "SELECT ?r WHERE { kgd:acme-cells kg:locatedIn ?r } ORDER BY ?r"

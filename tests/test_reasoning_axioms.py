@@ -7,13 +7,13 @@ facts another way and must survive, which shows the removal was surgical.
 Every engine (owlrl's reference engine, and the fast one where installed) runs every case.
 owlrl needs seconds per closure even on a few triples (the ontology itself is most of the work).
 To keep a few dozen closures affordable, they run two at a time and reason over
-- a slice of the bundled data: the triples about the Gunsan places, the analysis-centre project,
-  its funding, facility, task and funders, without literal values, and
+- a slice of the two-article fixture (tests/data/articles): the triples about the Gunsan places,
+  the analysis-centre project, its funding, facility, task and funders, without literal values, and
 - the bundled ontology without its literal-valued triples (labels, definitions, descriptions,
   which no OWL RL rule reads), except skos:prefLabel, which one case is about.
 The same slice and ontology are reasoned without any removal too (`baseline`): a lost entailment
 is lost because of the axiom, not because of the slicing. Every entailment is also checked in
-the full bundled graph reasoned with the untouched ontology.
+the whole fixture reasoned with the untouched ontology.
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ CASES = [
     ),
     Case(
         "dcterms-subject",
-        _exactly((KG.supportsStage, RDFS.subPropertyOf, DCTERMS.subject)),
+        _exactly((KG.valueChainStage, RDFS.subPropertyOf, DCTERMS.subject)),
         lost=[
             (PROJECT, DCTERMS.subject, KGC["stage-precursor"]),
             (PROJECT, DCTERMS.subject, KGC["stage-cathode-material"]),
@@ -203,9 +203,9 @@ def ontology(bundled_ontology: Graph) -> Graph:
 
 
 @pytest.fixture(scope="module")
-def data_slice(bundled_kg: KnowledgeGraph) -> Graph:
+def data_slice(articles_kg: KnowledgeGraph) -> Graph:
     """The triples about SLICE_SUBJECTS (and their blank-node values), without literal objects."""
-    data = bundled_kg.data
+    data = articles_kg.data
     sliced, todo, seen = Graph(), list(SLICE_SUBJECTS), set()
     while todo:
         subject = todo.pop()
@@ -280,7 +280,7 @@ def test_engines_are_discovered():
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_entailment_needs_its_axiom(case: Case, engine: str, ontology: Graph, bundled_dataset, closures):
+def test_entailment_needs_its_axiom(case: Case, engine: str, ontology: Graph, articles_dataset, closures):
     removed = case.removed(ontology)
     assert removed, f"{case.name}: nothing to remove"
     for triple in removed:
@@ -288,11 +288,11 @@ def test_entailment_needs_its_axiom(case: Case, engine: str, ontology: Graph, bu
     baseline = closures[engine, BASELINE]
     for triple in case.lost:
         # Inferred (never asserted) from the bundled ontology and data, and from the slice.
-        assert triple in bundled_dataset.graph(KGG.inferred), f"not inferred from the bundled graph: {triple}"
-        assert triple not in bundled_dataset.graph(KGG.data)
+        assert triple in articles_dataset.graph(KGG.inferred), f"not inferred from the bundled graph: {triple}"
+        assert triple not in articles_dataset.graph(KGG.data)
         assert baseline[triple], f"not entailed from the slice: {triple}"
     for triple in case.kept:
-        assert triple in bundled_dataset and baseline[triple], triple
+        assert triple in articles_dataset and baseline[triple], triple
 
     entailed = closures[engine, case.name]
     assert [t for t in case.lost if entailed[t]] == [], f"{case.name}: still entailed without the axiom"

@@ -24,9 +24,10 @@ import pytest
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
+from conftest import ARTICLES
 from kg.cli import cli
 from kg.engine import Answer, get_engine
-from kg.namespaces import KGD, KGG
+from kg.namespaces import DATA_GRAPHS, KGD, KGG
 from kg.queries import list_queries, parse_term, run
 from kg.remote import GENID, bind_values, default_store_url, query
 from kg.results import normalized
@@ -82,7 +83,7 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-# -- fixtures: a real Oxigraph server, the bundled graph pushed to it ---------------------
+# -- fixtures: a real Oxigraph server, the two-article fixture pushed to it -----------------
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +105,17 @@ def oxigraph():
 
 
 @pytest.fixture(scope="module")
-def pushed(oxigraph, bundled_cache_dir: Path, bundled_kg) -> str:
-    """The bundled graphs pushed once to the module's Oxigraph; returns its query URL and kg push's output."""
+def pushed(oxigraph, articles_cache_dir: Path, articles_kg) -> str:
+    """The fixture's graphs pushed once to the module's Oxigraph; returns its query URL and kg push's output."""
     from click.testing import CliRunner
 
     endpoint, _port = oxigraph
-    env = {"KG_CACHE_DIR": str(bundled_cache_dir), "KG_ENDPOINT_USER": None, "KG_ENDPOINT_PASSWORD": None}
+    env = {
+        "KG_CACHE_DIR": str(articles_cache_dir),
+        "KG_DATA": str(ARTICLES),
+        "KG_ENDPOINT_USER": None,
+        "KG_ENDPOINT_PASSWORD": None,
+    }
     result = CliRunner(env=env).invoke(
         cli, ["--engine", "reference", "push", "--endpoint", endpoint], catch_exceptions=False
     )
@@ -118,8 +124,8 @@ def pushed(oxigraph, bundled_cache_dir: Path, bundled_kg) -> str:
 
 
 @pytest.fixture(scope="module")
-def local_dataset(bundled_kg):
-    return bundled_kg.rdflib
+def local_dataset(articles_kg):
+    return articles_kg.rdflib
 
 
 def _cases() -> list[tuple[str, dict[str, str]]]:
@@ -160,17 +166,23 @@ def comparable(answer: Answer) -> tuple:
 # -- kg push + kg query --endpoint ------------------------------------------------------------
 
 
-def test_push_reports_each_graph_and_the_store_agrees(pushed, bundled_kg) -> None:
+def test_push_reports_each_graph_and_the_store_agrees(pushed, articles_kg) -> None:
     _endpoint, output = pushed
+    # Each data file's graph, the ontology, the inferences, and which source each file's graph is from.
     sizes = {
-        "kgg:ontology": len(bundled_kg.ontology),
-        "kgg:data": len(bundled_kg.data),
-        "kgg:inferred": len(bundled_kg.inferred),
+        f"<{DATA_GRAPHS}{name.stem}>": len(articles_kg.graph(URIRef(DATA_GRAPHS + name.stem)))
+        for name in ARTICLES.glob("*.ttl")
     }
+    sizes |= {
+        "kgg:ontology": len(articles_kg.ontology),
+        "kgg:inferred": len(articles_kg.inferred),
+        "kgg:provenance": len(articles_kg.provenance),
+    }
+    assert sum(sizes.values()) == sum(len(t) for t in articles_kg.source_graphs().values())
     rows = {
         line.split()[0]: [int(n.replace(",", "")) for n in line.split()[1:]]
         for line in output.splitlines()
-        if line.startswith("kgg:")
+        if line.startswith(("kgg:", "<"))
     }
     assert {name: (row[0], row[2]) for name, row in rows.items()} == {n: (s, s) for n, s in sizes.items()}
     assert output.startswith(f"Pushed to {_endpoint[: -len('query')]}store\n")
@@ -181,7 +193,7 @@ def test_blank_nodes_stay_shared_between_pushed_graphs(pushed) -> None:
     endpoint, _ = pushed
     text = (Path(__file__).parent / "data" / "remote" / "shared-amounts.rq").read_text(encoding="utf-8")
     answer = query(endpoint, text, "SELECT", timeout=10)
-    assert answer.rows, "the bundled data has blank-node amounts in both graphs"
+    assert answer.rows, "the fixture has blank-node amounts in the data and the inferred graphs"
     assert all(isinstance(row[0], BNode) for row in answer.rows)  # genid IRIs come back as blank nodes
 
 
@@ -203,12 +215,13 @@ def test_named_query_answers_the_same_remotely(pushed, local_dataset, name: str,
     )
     assert remote.ordered == local.ordered
     assert comparable(remote) == comparable(local)
-    if local.kind == "SELECT" and name not in ("entity",):
-        assert local.rows, f"{name} should answer something on the bundled data"
+    # entity may answer nothing; the fixture records no conflict (tests/data/conflict does: test_named_queries).
+    if local.kind == "SELECT" and name not in ("entity", "conflicts"):
+        assert local.rows, f"{name} should answer something on the fixture"
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "tsv", "json", "xml"])
-def test_cli_output_formats_are_identical(pushed, bundled_cache, kg, fmt: str) -> None:
+def test_cli_output_formats_are_identical(pushed, articles_cache, kg, fmt: str) -> None:
     endpoint, _ = pushed
     local = kg("--engine", "reference", "query", "funding-by-level", "--format", fmt)
     remote = kg("query", "funding-by-level", "--format", fmt, "--endpoint", endpoint)
@@ -217,7 +230,7 @@ def test_cli_output_formats_are_identical(pushed, bundled_cache, kg, fmt: str) -
     assert "Jeonbuk State" in remote.stdout or "jeonbuk-state" in remote.stdout
 
 
-def test_cli_ask_and_construct_over_endpoint(pushed, bundled_cache, kg) -> None:
+def test_cli_ask_and_construct_over_endpoint(pushed, articles_cache, kg) -> None:
     endpoint, _ = pushed
     ask = "PREFIX kgd: <https://w3id.org/battery-kg/id/> ASK { kgd:gunsan ?p ?o }"
     assert kg("query", "-e", ask, "--endpoint", endpoint).stdout == "true\n"
@@ -230,7 +243,7 @@ def test_cli_ask_and_construct_over_endpoint(pushed, bundled_cache, kg) -> None:
     assert len(graph) > 10
 
 
-def test_param_text_cannot_escape_the_values_block(pushed, bundled_cache, kg) -> None:
+def test_param_text_cannot_escape_the_values_block(pushed, articles_cache, kg) -> None:
     endpoint, _ = pushed
     # A CURIE may hold > and }: refused before anything is sent.
     result = kg("query", "entity", "-p", "entity=kgd:x>}", "--endpoint", endpoint)
@@ -279,7 +292,7 @@ def test_bind_values_refuses_the_short_construct_form() -> None:
         bind_values("CONSTRUCT WHERE { ?s ?p ?o }", {"s": URIRef("urn:a")})
 
 
-def test_linkset_goes_into_its_own_graph(oxigraph, bundled_cache, kg, tmp_path: Path) -> None:
+def test_linkset_goes_into_its_own_graph(oxigraph, articles_cache, kg, tmp_path: Path) -> None:
     endpoint, _ = oxigraph
     linkset = tmp_path / "wikidata-links.ttl"
     linkset.write_text(
@@ -447,12 +460,18 @@ def test_no_command_takes_credentials_on_the_command_line() -> None:
 
 
 @pytest.fixture
-def served(tmp_path: Path, bundled_cache_dir: Path, bundled_kg):
+def served(tmp_path: Path, articles_cache_dir: Path, articles_kg):
     """`kg serve --port P` as a child process with its own TMPDIR; yields (process, port, tmpdir)."""
     port = free_port()
     temp = tmp_path / "tmp"
     temp.mkdir()
-    env = {**os.environ, "KG_CACHE_DIR": str(bundled_cache_dir), "TMPDIR": str(temp), "KG_ENGINE": "reference"}
+    env = {
+        **os.environ,
+        "KG_CACHE_DIR": str(articles_cache_dir),
+        "KG_DATA": str(ARTICLES),
+        "TMPDIR": str(temp),
+        "KG_ENGINE": "reference",
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "kg", "serve", "--port", str(port), "--timeout", "5"],
         stdout=subprocess.PIPE,
@@ -583,7 +602,7 @@ def test_serve_without_oxigraph_says_how_to_install(kg, monkeypatch: pytest.Monk
     )
 
 
-def test_serve_warns_before_listening_beyond_loopback(kg, bundled_cache, monkeypatch, tmp_path: Path) -> None:
+def test_serve_warns_before_listening_beyond_loopback(kg, articles_cache, monkeypatch, tmp_path: Path) -> None:
     """With a stand-in binary that fails at once, nothing listens; the warning still comes first."""
     fake = tmp_path / "oxigraph"
     fake.write_text("#!/bin/sh\necho 'fixture: refusing to run' >&2\nexit 3\n", encoding="utf-8")

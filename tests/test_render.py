@@ -28,23 +28,43 @@ def svg_nodes(data: bytes) -> dict[str, str]:
     }
 
 
-def test_value_chain_ring_svg(bundled_kg):
+def test_value_chain_ring_svg(articles_kg):
     require_tool("dot")
-    cov = A.coverage(bundled_kg, resolve_place(bundled_kg, "Gunsan"))
+    cov = A.coverage(articles_kg, resolve_place(articles_kg, "Gunsan"))
     nodes = svg_nodes(R.run_graphviz(R.value_chain_dot(cov, lang="en"), "svg"))
     stages = {k: v for k, v in nodes.items() if k.startswith("s")}
-    assert sorted(stages, key=lambda k: int(k[1:])) == [f"s{i}" for i in range(1, 12)]
-    assert stages["s1"] == "1. Raw materials and minerals 원료·광물 1 supporting"
-    assert stages["s4"].endswith("0 supporting") and stages["s7"].endswith("1 supporting")
-    assert "5 of 11 stages supported" in nodes["centre"]
+    assert sorted(stages, key=lambda k: int(k[1:])) == [f"s{i}" for i in range(1, 13)]  # the group is not drawn
+    assert stages["s1"] == "1. Raw materials and minerals 원료·광물 1 with evidence"
+    assert stages["s4"].endswith("no evidence in the sources") and stages["s7"].endswith("1 with evidence")
+    assert nodes["centre"] == "Gunsan 군산시 Battery value chain 5 of 12 stages with evidence 1 source"
     dot = R.value_chain_dot(cov, lang="ko")
     assert "s11 -> s1;" in dot and "s11 -> s2;" in dot  # recycling feeds back
+    assert "출처에 근거 없음" in dot and "gap" not in R.value_chain_dot(cov).casefold()
 
 
-def test_graph_svg_has_every_node_and_a_legend(bundled_kg, bundled_dataset):
+def test_matrix_svg_is_a_heat_map_of_regions_and_stages(articles_kg):
     require_tool("dot")
-    graph = project(bundled_dataset, region=KGD.daejeon, lang="ko")
-    labels = category_labels(bundled_kg.ontology)
+    matrix = A.coverage_matrix(articles_kg)
+    svg = R.run_graphviz(R.matrix_dot(matrix, lang="en"), "svg")
+    root = ET.fromstring(svg)
+    texts = [t.text for t in root.iter(f"{SVG}text") if (t.text or "").strip()]  # blank cells: no evidence
+    # Header, then per region its name, its sources and the non-zero evidence counts, in stage order.
+    assert texts[:2] == [
+        "Battery value chain: evidence in the sources by region and stage (blank: no evidence in the sources)",
+        "Region",
+    ]
+    assert texts[texts.index("Daejeon") : texts.index("Daejeon") + 3] == ["Daejeon", "1", "1"]
+    jeonbuk = texts.index("Jeonbuk State")
+    assert texts[jeonbuk : jeonbuk + 8] == ["Jeonbuk State", "1", "1", "2", "2", "2", "1", "1"]
+    fills = {p.get("fill") for p in root.iter(f"{SVG}polygon")}
+    assert {"#f2f2f2", "#c7e9c0", "#74c476"} <= fills  # no evidence, 1, 2
+    assert "출처에 근거 없음" in R.matrix_dot(matrix, lang="ko")
+
+
+def test_graph_svg_has_every_node_and_a_legend(articles_kg, articles_dataset):
+    require_tool("dot")
+    graph = project(articles_dataset, region=KGD.daejeon, lang="ko")
+    labels = category_labels(articles_kg.ontology)
     nodes = svg_nodes(R.run_graphviz(R.graph_dot(graph, lang="ko", title="대전", labels=labels), "svg"))
     drawn = {k: v for k, v in nodes.items() if k.startswith("n")}
     legend = {k: v for k, v in nodes.items() if k.startswith("legend")}
@@ -66,16 +86,19 @@ def test_dot_escaping_survives_hostile_labels():
     assert nodes["n1"] == "군산 line"
 
 
-def test_cli_png_pictures(kg, bundled_cache, tmp_path):
+def test_cli_png_pictures(kg, articles_cache, tmp_path):
     require_tool("dot")
     require_hangul_font()
-    ring, picture = tmp_path / "ring.png", tmp_path / "gunsan.png"
+    ring, picture, heat = tmp_path / "ring.png", tmp_path / "gunsan.png", tmp_path / "matrix.png"
     result = kg("--engine", "reference", "render", "--value-chain", "--region", "군산", "-o", str(ring))
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"drew the value chain of Gunsan (5 of 11 stages supported) to {ring}\n"
+    assert result.stderr == f"drew the value chain of Gunsan (5 of 12 stages with evidence) to {ring}\n"
     result = kg("--engine", "reference", "render", "--region", "Gunsan", "--lang", "ko", "-o", str(picture))
     assert result.exit_code == 0, result.output
-    for path in (ring, picture):
+    result = kg("--engine", "reference", "render", "--matrix", "-o", str(heat))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"drew the evidence matrix of 2 regions and 13 stages to {heat}\n"
+    for path in (ring, picture, heat):
         width, height, _ = read_png(path)
         assert width > 400 and height > 400
         assert len(colours(path)) > 8  # not blank: fills, text and arrows
@@ -106,13 +129,21 @@ def test_missing_dot_is_one_line(kg, tmp_path, monkeypatch):
             "Error: cannot tell the picture format of 'x.gif'; use a .svg or .png file name (or --format)",
         ),
         (["-o", "x.png", "--value-chain"], "Error: --value-chain needs --region PLACE (e.g. --region Gunsan)"),
+        (
+            ["-o", "x.png", "--matrix", "--value-chain"],
+            "Error: --value-chain and --matrix draw different pictures; give one of them",
+        ),
+        (
+            ["-o", "x.png", "--matrix", "--region", "Gunsan"],
+            "Error: --matrix draws every region; it takes no --region, --class, --focus or --inferred",
+        ),
         (["-o", "x.png", "--region", "Atlantis"], "Error: unknown region 'Atlantis'"),
         (["-o", "x.png", "--focus", "kgd:nothing"], "Error: unknown entity 'kgd:nothing'"),
         (["-o", "x.png", "--value-chain", "--region", "Atlantis"], "Error: unknown region 'Atlantis'"),
         (["-o", "no-such-dir/x.png"], "Error: cannot write no-such-dir/x.png: no-such-dir does not exist"),
     ],
 )
-def test_bad_input(kg, bundled_cache, tmp_path, monkeypatch, args, message):
+def test_bad_input(kg, articles_cache, tmp_path, monkeypatch, args, message):
     require_tool("dot")
     monkeypatch.chdir(tmp_path)
     result = kg("--engine", "reference", "render", *args)

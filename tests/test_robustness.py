@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
+from conftest import ARTICLES
 from kg.engine import Answer
 from kg.namespaces import KGD, RDFS
 from kg.paths import resource_root
@@ -69,8 +70,10 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def test_nothing_lost(kg, tmp_path):
-    """Every read-only kg command over a copy of data/ and ontology/ leaves both byte-identical."""
-    for name in ("data", "ontology", "queries"):
+    """Every read-only kg command over a copy of the data (the two-article fixture) and ontology/ leaves
+    both byte-identical."""
+    shutil.copytree(ARTICLES, tmp_path / "data")
+    for name in ("ontology", "queries"):
         shutil.copytree(resource_root() / name, tmp_path / name)
     before = {name: _digest(tmp_path / name) for name in ("data", "ontology")}
     assert before["data"] and before["ontology"]

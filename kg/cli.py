@@ -334,16 +334,9 @@ def reason(settings: Settings, output: str, fmt: str | None, inferred_only: bool
     (kgg:data/<path>), kgg:ontology, kgg:inferred, and in the default graph which source each
     file's graph is derived from (prov:wasDerivedFrom).
     """
-    from kg.namespaces import bind
-    from kg.results import DATASET_FORMATS, serialize_dataset
-
     fmt = fmt or _format_from_suffix(output)
     kg = settings.open()
-    if fmt in DATASET_FORMATS:
-        emit(serialize_dataset(kg.source_graphs(inferred_only=inferred_only), fmt), output)
-        return
-    graph = kg.inferred if inferred_only else bind(kg.inferred + kg.asserted)
-    emit(serialize_graph(graph, fmt), output)
+    emit(kg.write_rdf(fmt, inferred_only=inferred_only), output)
 
 
 def _format_from_suffix(output: str) -> str:

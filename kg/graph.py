@@ -20,6 +20,7 @@ made once, on first use, from the engine's dataset; nothing else converts betwee
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -193,6 +194,32 @@ class KnowledgeGraph:
 
     def dump_nquads(self, out: BinaryIO) -> None:
         self.engine.dump_nquads(self.dataset, out)
+
+    def write_rdf(self, format: str, *, inferred_only: bool = False) -> bytes:
+        """The reasoned graph as `kg reason` writes it (kg.results.serialize_lines): in a triple format
+        the ontology, the data and the inferences merged; in nq or trig the graphs of
+        source_graphs() kept apart. `inferred_only`: kgg:inferred alone. Each graph comes from the
+        engine as N-Triples, with no rdflib graph on the way; blank nodes are canonicalised only
+        where the engine's labels are not already stable."""
+        from kg.results import QUAD_FORMATS, serialize_lines
+
+        quads = format in QUAD_FORMATS
+        if inferred_only:
+            names: list[URIRef | None] = [KGG.inferred]
+        elif quads:
+            names = [n for n in self.engine.graph_names(self.dataset) if n != KGG.data] + [None]
+        else:
+            names = [KGG.ontology, KGG.data, KGG.inferred]
+        lines: list[bytes] = []
+        for name in names:
+            buffer = io.BytesIO()
+            self.engine.dump_graph(self.dataset, name, buffer)
+            graph_lines = buffer.getvalue().splitlines()
+            if quads and name is not None:
+                suffix = f" <{name}> .".encode()
+                graph_lines = [line[:-2] + suffix for line in graph_lines if line]
+            lines += graph_lines
+        return serialize_lines(lines, format, canonical=not self.engine.has_stable_labels(self.dataset))
 
     def source_graphs(self, *, inferred_only: bool = False) -> dict[URIRef | None, list[tuple[Node, Node, Node]]]:
         """The graphs as kg writes them for others (kg reason, push, serve): each data file's own graph,

@@ -36,10 +36,11 @@ from rdflib.term import Node
 from kg import __version__
 from kg.engine import Answer
 from kg.engine.sparql_text import IRI_SAFE, bind_values, ntriples_term
+from kg.engine.terms import stable_bnode_names
 from kg.errors import RemoteError, UsageError
 from kg.formats import by_media_type
 from kg.namespaces import RDFS
-from kg.results import SPARQL_RESULTS_NS, stable_bnode_names
+from kg.results import SPARQL_RESULTS_NS
 
 log = logging.getLogger(__name__)
 

@@ -9,22 +9,23 @@ the terminal table always needs every row (its column widths depend on all of th
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
+import re
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import BinaryIO
 
+import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.compare import to_canonical_graph
 from rdflib.plugins.serializers.longturtle import LongTurtleSerializer
 from rdflib.term import Node
 
 from kg.engine import Answer, Row
 from kg.engine.sparql_text import ntriples_term
+from kg.engine.terms import to_ox
 from kg.errors import UsageError
 from kg.namespaces import PREFIXES, RDFS, XSD_NUMBERS, bind
 
@@ -414,119 +415,84 @@ def graph_to_turtle(graph: Graph) -> str:
 
 
 def serialize_graph(graph: Graph, format: str) -> str:
-    """A whole graph as ttl (longturtle), nt (sorted lines) or jsonld (our prefixes as @context).
+    """A whole rdflib graph as ttl, nt, jsonld or xml (kg.results.serialize_lines); blank nodes are
+    canonicalised (RDFC-1.0), so equal graphs give identical bytes on every run."""
+    triples = (ox.Triple(to_ox(s), to_ox(p), to_ox(o)) for s, p, o in graph)
+    lines = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).splitlines()
+    return serialize_lines(lines, format, canonical=True).decode("utf-8")
 
-    Blank nodes are canonicalised first, so equal graphs give identical bytes on every run.
+
+# What serialize_lines writes: one graph (triples) or graphs kept apart (quads).
+TRIPLE_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD,
+                  "xml": ox.RdfFormat.RDF_XML}  # fmt: skip
+QUAD_FORMATS = {"nq": ox.RdfFormat.N_QUADS, "trig": ox.RdfFormat.TRIG}
+
+
+def serialize_lines(lines: list[bytes], format: str, *, canonical: bool) -> bytes:
+    """N-Triples or N-Quads lines (quads for nq and trig) written sorted and byte-stable by
+    Oxigraph's own writers: nt and nq as sorted unique lines, Turtle and TriG subject by subject
+    with our prefixes, JSON-LD compacted with them as @context, RDF/XML.
+
+    `canonical` relabels blank nodes by the W3C RDF Dataset Canonicalization (RDFC-1.0); without
+    it labels are kept, for datasets whose labels already depend only on their inputs
+    (kg.engine.Engine.has_stable_labels): at 10^5 triples canonicalising costs more than all the
+    rest together.
     """
-    if format == "ttl":
-        return graph_to_turtle(graph)
-    canonical = bind(Graph())
-    canonical += to_canonical_graph(graph)
-    if format == "nt":
-        lines = canonical.serialize(format="nt", encoding="utf-8").decode("utf-8").splitlines()
-        return "".join(f"{line}\n" for line in sorted(set(lines)) if line.strip())
+    if format not in TRIPLE_FORMATS and format not in QUAD_FORMATS:
+        known = ", ".join([*TRIPLE_FORMATS, *QUAD_FORMATS])
+        raise UsageError(f"unknown RDF output format {format!r}; use one of {known}")
+    quads = format in QUAD_FORMATS
+    if canonical:
+        dataset = ox.Dataset(ox.parse(b"\n".join(lines), format=ox.RdfFormat.N_QUADS))
+        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
+        lines = ox.serialize(dataset, format=ox.RdfFormat.N_QUADS).splitlines()
+    text = b"".join(line + b"\n" for line in sorted(set(lines)) if line)
+    if format in ("nt", "nq"):
+        return text
+    items = ox.parse(text, format=ox.RdfFormat.N_QUADS if quads else ox.RdfFormat.N_TRIPLES)
+    target = QUAD_FORMATS[format] if quads else TRIPLE_FORMATS[format]
+    prefixes = {prefix: str(namespace) for prefix, namespace in sorted(PREFIXES.items())}
     if format == "jsonld":
-        context = {prefix: str(namespace) for prefix, namespace in PREFIXES.items()}
-        text = canonical.serialize(format="json-ld", context=context, auto_compact=True)
-        return json.dumps(_sorted_jsonld(json.loads(text)), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    raise UsageError(f"unknown graph format {format!r}; use ttl, nt or jsonld")
+        return _compact_jsonld(ox.serialize(items, format=target), prefixes)
+    return ox.serialize(items, format=target, prefixes=prefixes)
 
 
-def _sorted_jsonld(node, in_list: bool = False):
-    # rdflib emits nodes and values in store order; sort them, but never reorder an @list.
-    if isinstance(node, dict):
-        return {
-            key: _sorted_jsonld(_type_as_string(value) if key == "@type" else value, key == "@list")
-            for key, value in node.items()
-        }
-    if isinstance(node, list):
-        items = [_sorted_jsonld(item) for item in node]
-        if in_list:
-            return items
-        return sorted(items, key=lambda item: json.dumps(item, ensure_ascii=False, sort_keys=True))
-    return node
+def _compact_jsonld(expanded: bytes, prefixes: dict[str, str]) -> bytes:
+    """Oxigraph's expanded JSON-LD with our prefixes as its @context: keys, @id and @type values
+    written as CURIEs (which the context expands back), one node object per subject."""
+    by_length = sorted(prefixes.items(), key=lambda item: -len(item[1]))
+
+    def short(iri: str) -> str:
+        for prefix, namespace in by_length:
+            if iri.startswith(namespace) and len(iri) > len(namespace):
+                rest = iri[len(namespace) :]
+                if _CURIE_SAFE.match(rest):
+                    return f"{prefix}:{rest}"
+        return iri
+
+    def value(item):
+        if isinstance(item, dict):
+            out = {}
+            for key, inner in item.items():
+                if key in ("@id", "@type") and isinstance(inner, str) and not inner.startswith("_:"):
+                    out[key] = short(inner)
+                else:
+                    out[key] = value(inner)
+            return out
+        if isinstance(item, list):
+            return [value(x) for x in item]
+        return item
+
+    nodes: dict[str, dict] = {}
+    for node in json.loads(expanded):
+        merged = nodes.setdefault(node["@id"], {"@id": node["@id"]})
+        for key, values in node.items():
+            if key != "@id":
+                merged.setdefault(short(key), []).extend(value(values))
+    graph = [{**node, "@id": short(node["@id"])} for node in nodes.values()]
+    document = {"@context": prefixes, "@graph": graph}
+    return (json.dumps(document, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def _type_as_string(value):
-    # rdflib writes a blank-node type as {"@id": "_:b"}; JSON-LD requires the string "_:b".
-    if isinstance(value, list):
-        return [_type_as_string(item) for item in value]
-    if isinstance(value, dict) and set(value) == {"@id"}:
-        return value["@id"]
-    return value
-
-
-def stable_bnode_names(triples: Iterable[tuple[Node, Node, Node]]) -> dict[BNode, str]:
-    """A name for each blank node from a hash of its surroundings: the same graph gives the same names."""
-    around: dict[BNode, set[tuple[str, ...]]] = {}
-    edges: list[tuple[Node, Node, Node]] = []
-    for s, p, o in triples:
-        edges.append((s, p, o))
-        if isinstance(s, BNode):
-            around.setdefault(s, set())
-        if isinstance(o, BNode):
-            around.setdefault(o, set())
-    colour = {b: "" for b in around}
-    for _round in range(3):  # neighbours' colours refine each node's own (Weisfeiler-Lehman)
-        for b in around:
-            around[b] = set()
-        for s, p, o in edges:
-            if isinstance(s, BNode):
-                around[s].add(("out", p.n3(), colour[o] if isinstance(o, BNode) else o.n3()))
-            if isinstance(o, BNode):
-                around[o].add(("in", p.n3(), colour[s] if isinstance(s, BNode) else s.n3()))
-        colour = {b: hashlib.sha256(repr(sorted(around[b])).encode()).hexdigest()[:24] for b in around}
-    names: dict[BNode, str] = {}
-    seen: dict[str, int] = {}
-    for b in sorted(around, key=lambda b: (colour[b], str(b))):
-        n = seen.get(colour[b], 0)
-        seen[colour[b]] = n + 1
-        names[b] = colour[b] if n == 0 else f"{colour[b]}-{n}"  # indistinguishable twins
-    return names
-
-
-# -- datasets: graphs kept apart ------------------------------------------------------------
-
-DATASET_FORMATS = ("nq", "trig")
-
-
-def serialize_dataset(graphs: Mapping[URIRef | None, Iterable[tuple[Node, Node, Node]]], format: str) -> str:
-    """Named graphs (None: the default graph) as N-Quads (sorted lines) or TriG (one block per graph,
-    graphs in name order, the default graph first).
-
-    Blank nodes are named from their surroundings across all graphs (a blank node two graphs
-    share keeps one name), so equal datasets give identical bytes on every run.
-    """
-    if format not in DATASET_FORMATS:
-        raise UsageError(f"unknown dataset format {format!r}; use {' or '.join(DATASET_FORMATS)}")
-    triples = {name: list(graph) for name, graph in graphs.items()}
-    names = stable_bnode_names(t for graph in triples.values() for t in graph)
-
-    def term(node: Node) -> Node:
-        return BNode(f"b{names[node]}") if isinstance(node, BNode) else node
-
-    order = sorted(triples, key=lambda name: (name is not None, str(name or "")))
-    if format == "nq":
-        lines = set()
-        for name in order:
-            suffix = f" {ntriples_term(name)}" if name is not None else ""
-            for s, p, o in triples[name]:
-                lines.add(f"{ntriples_term(term(s))} {ntriples_term(p)} {ntriples_term(term(o))}{suffix} .\n")
-        return "".join(sorted(lines))
-    declared: dict[str, str] = {}
-    blocks = []
-    for name in order:
-        graph = bind(Graph())
-        for s, p, o in triples[name]:
-            graph.add((term(s), p, term(o)))
-        body = []
-        for line in graph_to_turtle(graph).splitlines():
-            if line.startswith(("@prefix ", "PREFIX ")):
-                prefix, namespace = line.split()[1:3]
-                declared[prefix] = namespace
-            elif line:
-                body.append(f"    {line}\n")
-        head = "{" if name is None else f"{ntriples_term(name)} {{"
-        blocks.append(f"\n{head}\n" + "".join(body) + "}\n")
-    parts = ["".join(f"@prefix {prefix} {namespace} .\n" for prefix, namespace in sorted(declared.items())), *blocks]
-    return "".join(parts)
+# A local name a CURIE may carry here: letters, digits, - _ . (no slash, #, or trailing dot).
+_CURIE_SAFE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(?<!\.)$")

@@ -55,10 +55,8 @@ def find_oxigraph() -> str:
 
 def store_of(kg: KnowledgeGraph, binary: str, temp: Path) -> tuple[Path, str]:
     """An Oxigraph store of `kg`'s graphs in `temp`, built by `oxigraph load` from its N-Quads; and what it holds."""
-    from kg.results import serialize_dataset
-
     nquads = temp / "graphs.nq"
-    nquads.write_text(serialize_dataset(kg.source_graphs(), "nq"), encoding="utf-8")
+    nquads.write_bytes(kg.write_rdf("nq"))
     location = temp / "store"
     build_store(binary, nquads, location)
     nquads.unlink()

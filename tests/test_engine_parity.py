@@ -17,12 +17,12 @@ from rdflib import BNode, Graph, Literal, URIRef
 
 from kg.cli import cli  # noqa: F401  (the CLI must import with both engines registered)
 from kg.engine import DEFAULT_ENGINE, available_engines, get_engine
+from kg.engine.terms import stable_bnode_names
 from kg.graph import Inputs, open_graph
 from kg.load import load
 from kg.namespaces import KG, KGD, RDFS, XSD_NUMBERS
 from kg.paths import ontology_dir, queries_dir
 from kg.queries import list_queries
-from kg.results import stable_bnode_names
 from kg.synth import synth
 
 SYNTH_TRIPLES = int(os.environ.get("KG_PARITY_TRIPLES", "10000"))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from kg.errors import UsageError
+from kg.namespaces import DEFAULT_GRAPH
 
 if TYPE_CHECKING:
     import numpy as np
@@ -201,6 +202,20 @@ class Engine(abc.ABC):
     @abc.abstractmethod
     def graph_names(self, dataset: Any) -> list[URIRef]:
         """The names of the named graphs `dataset` holds (not its default graph), sorted."""
+
+    def dump_graph(self, dataset: Any, graph: URIRef | None, out: BinaryIO) -> None:
+        """Write one graph of `dataset` (None: the default graph) to a binary stream as N-Triples.
+        Engines with a native writer override this one, which goes term by term."""
+        from rdflib import Graph
+
+        triples = Graph()
+        triples.addN((s, p, o, triples) for s, p, o in self.triples(dataset, graph or DEFAULT_GRAPH))
+        out.write(triples.serialize(format="nt", encoding="utf-8"))
+
+    def has_stable_labels(self, dataset: Any) -> bool:
+        """True when `dataset`'s blank-node labels depend only on its inputs (the same inputs give the
+        same labels on every run), so writers need not canonicalise them. False by default."""
+        return False
 
     def close(self, dataset: Any) -> None:  # noqa: B027 - optional: most datasets need no finishing
         """Finish with a dataset: an on-disk store is compacted and flushed. Nothing to do by default."""

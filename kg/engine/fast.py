@@ -11,6 +11,7 @@ graph. Answers come back as rdflib terms, like the reference engine's.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,13 +21,13 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pyoxigraph as ox
-from rdflib import Graph, Literal, URIRef
+from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kg.engine import Answer, Capability, Engine, Noise, Prepared, Triple, rules, services, sparql_text
 from kg.engine.filler import StoreFiller, distinct_rows
 from kg.engine.schema_closure import closure as schema_closure
-from kg.engine.terms import graph_of, is_typed, quad, to_ox, to_rdflib
+from kg.engine.terms import graph_of, is_typed, quad, stable_bnode_names, to_ox, to_rdflib
 from kg.errors import LoadError, QueryError
 from kg.formats import RdfFormat
 from kg.namespaces import DATA_GRAPHS, DCTERMS, DEFAULT_GRAPH, KG, KGG, PREFIXES, PROV
@@ -46,8 +47,11 @@ class FastDataset:
     labelling a result table needs, so callers need not know which engine made it.
     """
 
-    def __init__(self, store: ox.Store) -> None:
+    def __init__(self, store: ox.Store, *, stable_labels: bool = False) -> None:
         self.store = store
+        # True when blank-node labels depend only on the inputs (reasoned from files, or read back
+        # from such a closure): outputs need no canonicalisation to be byte-stable.
+        self.stable_labels = stable_labels
 
     def objects(self, subject: Node | None = None, predicate: Node | None = None) -> Iterator[Node]:
         seen = set()
@@ -169,7 +173,13 @@ class FastEngine(Engine):
         once), the provenance and the inferences.
         """
         terms = rules.Interner(ox.NamedNode, _ox_iri_text, _is_ox_literal)
-        ontology_rows = terms.encode((to_ox(s), to_ox(p), to_ox(o)) for s, p, o in ontology)
+        # Blank nodes get labels that depend only on the input: the ontology's from their
+        # surroundings, each file's from the file's graph name and the order they appear in, so
+        # the same inputs give the same labels on every run and every output is byte-stable.
+        named = {b: ox.BlankNode(f"o{label}") for b, label in stable_bnode_names(ontology).items()}
+        ontology_rows = terms.encode(
+            tuple(named[t] if isinstance(t, BNode) else to_ox(t) for t in triple) for triple in ontology
+        )
         store = ox.Store(str(directory)) if directory is not None else ox.Store()
         with StoreFiller(store, terms) as filler:
             filler.add(ontology_rows, KGG.ontology)
@@ -177,7 +187,7 @@ class FastEngine(Engine):
             sources = [terms.iri(str(KG.source)), terms.iri(str(DCTERMS.source))]
             for path, rdf_format, graph in files:
                 known = len(terms.terms)
-                rows = terms.encode((q.subject, q.predicate, q.object) for q in self._parse(path, rdf_format))
+                rows = terms.encode(_stable_blank_nodes(self._parse(path, rdf_format), str(graph)))
                 check(path, len(rows), [to_rdflib(t) for t in terms.terms[known:] if is_typed(t)])
                 filler.add(rows, graph)
                 parts.append(rows)
@@ -210,7 +220,7 @@ class FastEngine(Engine):
             "provenance": distinct_rows(provenance),
             "inferred": distinct_rows(inferred),
         }
-        return FastDataset(store), counts
+        return FastDataset(store, stable_labels=True), counts
 
     # -- datasets ------------------------------------------------------------
 
@@ -221,10 +231,18 @@ class FastEngine(Engine):
         return FastDataset(store)
 
     def load_nquads(self, path: Path) -> FastDataset:
-        """A store read straight from N-Quads, with no rdflib in between."""
+        """A store read straight from N-Quads, with no rdflib in between, blank nodes keeping their
+        labels (Oxigraph's own load renames them)."""
         store = ox.Store()
-        store.bulk_load(path=str(path), format=ox.RdfFormat.N_QUADS)
-        return FastDataset(store)
+        store.bulk_extend(ox.parse(path=str(path), format=ox.RdfFormat.N_QUADS))
+        return FastDataset(store, stable_labels=True)
+
+    def dump_graph(self, dataset: Any, graph: URIRef | None, out: BinaryIO) -> None:
+        """One graph as N-Triples by Oxigraph's own writer."""
+        _store_of(dataset).dump(out, format=ox.RdfFormat.N_TRIPLES, from_graph=graph_of(graph))
+
+    def has_stable_labels(self, dataset: Any) -> bool:
+        return bool(getattr(dataset, "stable_labels", False))
 
     def dump_nquads(self, dataset: Any, out: BinaryIO) -> None:
         """Every quad of `dataset` as N-Quads (Oxigraph's serialiser)."""
@@ -322,6 +340,24 @@ class FastEngine(Engine):
 
 
 ENGINE_CLASS = FastEngine
+
+
+def _stable_blank_nodes(quads: Iterable[ox.Quad], scope: str) -> Iterator[tuple[Any, Any, Any]]:
+    """A file's triples with each blank node labelled by the file (`scope`, its graph name) and the
+    order it first appears in: the same file gives the same labels on every parse."""
+    prefix = hashlib.sha256(scope.encode("utf-8")).hexdigest()[:10]
+    labels: dict[str, ox.BlankNode] = {}
+
+    def label(term: Any) -> Any:
+        if isinstance(term, ox.BlankNode):
+            found = labels.get(term.value)
+            if found is None:
+                found = labels[term.value] = ox.BlankNode(f"f{prefix}n{len(labels)}")
+            return found
+        return term
+
+    for q in quads:
+        yield label(q.subject), q.predicate, label(q.object)
 
 
 def _merged_graphs(store: ox.Store) -> list:

@@ -6,6 +6,8 @@ Blank nodes keep their labels both ways, so a blank node shared by two graphs st
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 import pyoxigraph as ox
@@ -14,7 +16,16 @@ from rdflib.term import Node
 
 from kg.namespaces import DEFAULT_GRAPH
 
-__all__ = ["to_ox", "to_rdflib", "quad", "graph_of", "is_typed", "XSD_STRING", "RDF_LANG_STRING"]
+__all__ = [
+    "to_ox",
+    "to_rdflib",
+    "quad",
+    "graph_of",
+    "is_typed",
+    "stable_bnode_names",
+    "XSD_STRING",
+    "RDF_LANG_STRING",
+]
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
@@ -90,3 +101,32 @@ to_rdflib = _Memo()
 def is_typed(term: Any) -> bool:
     """An Oxigraph literal whose datatype constrains its text (not a plain or language-tagged string)."""
     return isinstance(term, ox.Literal) and term.datatype.value not in (XSD_STRING, RDF_LANG_STRING)
+
+
+def stable_bnode_names(triples: Iterable[tuple[Node, Node, Node]]) -> dict[BNode, str]:
+    """A name for each blank node from a hash of its surroundings: the same graph gives the same names."""
+    around: dict[BNode, set[tuple[str, ...]]] = {}
+    edges: list[tuple[Node, Node, Node]] = []
+    for s, p, o in triples:
+        edges.append((s, p, o))
+        if isinstance(s, BNode):
+            around.setdefault(s, set())
+        if isinstance(o, BNode):
+            around.setdefault(o, set())
+    colour = {b: "" for b in around}
+    for _round in range(3):  # neighbours' colours refine each node's own (Weisfeiler-Lehman)
+        for b in around:
+            around[b] = set()
+        for s, p, o in edges:
+            if isinstance(s, BNode):
+                around[s].add(("out", p.n3(), colour[o] if isinstance(o, BNode) else o.n3()))
+            if isinstance(o, BNode):
+                around[o].add(("in", p.n3(), colour[s] if isinstance(s, BNode) else s.n3()))
+        colour = {b: hashlib.sha256(repr(sorted(around[b])).encode()).hexdigest()[:24] for b in around}
+    names: dict[BNode, str] = {}
+    seen: dict[str, int] = {}
+    for b in sorted(around, key=lambda b: (colour[b], str(b))):
+        n = seen.get(colour[b], 0)
+        seen[colour[b]] = n + 1
+        names[b] = colour[b] if n == 0 else f"{colour[b]}-{n}"  # indistinguishable twins
+    return names

@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 
-from kg import __version__
+from kg import __version__, progress
 from kg.engine import DEFAULT_ENGINE, Capability, available_engines, get_engine
 from kg.errors import KgError, UsageError, ValidationError
 from kg.graph import Inputs, KnowledgeGraph, open_graph
@@ -75,7 +77,8 @@ class Settings:
         if reasoning and (self.validate if validate is None else validate) and kg.store is None:
             from kg import validate as validation
 
-            report = validation.check(kg, inputs.shapes)
+            with progress.step("validating (SHACL shapes, consistency checks)"):
+                report = validation.check(kg, inputs.shapes)
             if not report.conforms:
                 raise ValidationError(validation.refusal(report))
         return kg
@@ -101,6 +104,72 @@ def _setup_logging(verbose: bool) -> None:
         logger.addHandler(_StderrHandler())
         logger.setLevel(level)
         logger.propagate = False
+
+
+class _Progress(progress.Listener):
+    """Long steps on stderr: one line redrawn in place on a terminal (after half a second, so quick
+    steps stay quiet), a log line as each starts and ends with -v; nothing in a pipe otherwise."""
+
+    DELAY = 0.5  # seconds before a step is drawn
+    WIDTH = 78
+
+    def __init__(self, stream, *, tty: bool, verbose: bool) -> None:
+        self.stream, self.tty, self.verbose = stream, tty, verbose
+        self.active: list[progress.Step] = []
+        self.drawn = False
+        self.lock = threading.Lock()
+        self.ticker: threading.Thread | None = None
+
+    def start(self, step: progress.Step) -> None:
+        if self.verbose and not self.tty:
+            logging.getLogger("kg").info("%s …", step.label)
+        with self.lock:
+            self.active.append(step)
+        if self.tty and self.ticker is None:
+            self.ticker = threading.Thread(target=self._tick, name="kg-progress", daemon=True)
+            self.ticker.start()
+
+    def update(self, step: progress.Step) -> None:
+        pass  # the ticker redraws
+
+    def finish(self, step: progress.Step) -> None:
+        with self.lock:
+            if step in self.active:
+                self.active.remove(step)
+            if self.drawn and not self.active:
+                self._write("\r" + " " * self.WIDTH + "\r")
+                self.drawn = False
+        if self.verbose:
+            logging.getLogger("kg").info("%s: done in %.1f s", step.label, step.elapsed)
+
+    def _tick(self) -> None:
+        while True:
+            time.sleep(0.2)
+            with self.lock:
+                if not self.active:
+                    continue
+                current = self.active[-1]
+                if current.elapsed < self.DELAY:
+                    continue
+                self._write("\r" + self._line(current).ljust(self.WIDTH)[: self.WIDTH])
+                self.drawn = True
+
+    @staticmethod
+    def _line(step: progress.Step) -> str:
+        if step.total:
+            width = 24
+            filled = min(width, width * step.done // step.total)
+            bar = "#" * filled + "." * (width - filled)
+            return f"  {step.label} [{bar}] {step.done:,}/{step.total:,}  {step.elapsed:.0f} s"
+        done = f" {step.done:,}" if step.done else ""
+        return f"  {step.label} …{done}  {step.elapsed:.0f} s"
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _engine_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -154,6 +223,7 @@ def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_valida
     Errors print one line starting with "Error:" and exit with status 2.
     """
     _setup_logging(verbose)
+    ctx.with_resource(progress.listen(_Progress(sys.stderr, tty=sys.stderr.isatty(), verbose=verbose)))
     engine = engine or _configured_engine()
     ctx.obj = Settings(
         data=tuple(data) or (data_dir(),),
@@ -309,7 +379,9 @@ def validate_command(settings: Settings, files: tuple[Path, ...], fmt: str, shap
     from kg import validate as validation
 
     inputs = replace(settings.inputs(data=files or None, shapes=shapes), store=None)  # validate files, not a store
-    report = validation.check(open_graph(inputs), inputs.shapes)
+    kg = open_graph(inputs)
+    with progress.step("validating (SHACL shapes, consistency checks)"):
+        report = validation.check(kg, inputs.shapes)
     render = validation.render_json if fmt == "json" else validation.render_text
     emit(render(report), output)
     if not report.conforms:
@@ -336,7 +408,9 @@ def reason(settings: Settings, output: str, fmt: str | None, inferred_only: bool
     """
     fmt = fmt or _format_from_suffix(output)
     kg = settings.open()
-    emit(kg.write_rdf(fmt, inferred_only=inferred_only), output)
+    with progress.step(f"writing {fmt}"):
+        data = kg.write_rdf(fmt, inferred_only=inferred_only)
+    emit(data, output)
 
 
 def _format_from_suffix(output: str) -> str:
@@ -610,11 +684,15 @@ def export_command(
     if not folder.is_dir():  # fail before paying for loading and reasoning
         raise OutputError(f"cannot write {output}: {folder} is not a folder")
     kg = settings.open()
-    if hierarchy:
-        graph = class_hierarchy(kg.rdflib, lang=lang)
-    else:
-        graph = _projection(kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
-    written = write_export(fmt, graph, ExportOptions(dataset=kg.rdflib, layout=layout, seed=seed), Path(output))
+    with progress.step("projecting the graph"):
+        if hierarchy:
+            graph = class_hierarchy(kg.rdflib, lang=lang)
+        else:
+            graph = _projection(
+                kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth
+            )
+    with progress.step(f"writing {fmt}"):
+        written = write_export(fmt, graph, ExportOptions(dataset=kg.rdflib, layout=layout, seed=seed), Path(output))
     files = " and ".join(str(p) for p in written)
     click.echo(f"wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {files}", err=True)
 

@@ -31,6 +31,7 @@ from typing import Any, BinaryIO
 from rdflib import Dataset, Graph, URIRef
 from rdflib.term import Node
 
+from kg import progress
 from kg.cache import Cache, Record, changed_inputs, fingerprint, paths_key, sha256_file
 from kg.engine import Answer, Capability, Engine, get_engine
 from kg.errors import LoadError, OutputError, UsageError
@@ -260,7 +261,8 @@ def open_graph(inputs: Inputs, *, reasoning: bool = True) -> KnowledgeGraph:
         closure = cache.closure_file(record) if record is not None else None
         if record is not None and closure is not None:
             try:
-                dataset = engine.load_nquads(closure)
+                with progress.step("reading the reasoning cache"):
+                    dataset = engine.load_nquads(closure)
             except Exception as error:  # a damaged cache costs a rebuild, never an error
                 log.warning("ignoring unreadable reasoning cache %s (%s); rebuilding", display(closure), error)
             else:
@@ -269,8 +271,9 @@ def open_graph(inputs: Inputs, *, reasoning: bool = True) -> KnowledgeGraph:
         log.info("reasoning cache miss: %s", display(cache.record_path(key)))
     dataset, record = reason_into(inputs)
     if cache is not None:
-        _write_closure(cache, record, engine, dataset)
-        cache.save(key, record)
+        with progress.step("writing the reasoning cache"):
+            _write_closure(cache, record, engine, dataset)
+            cache.save(key, record)
     return KnowledgeGraph(engine, dataset, record, cache=cache, key=key)
 
 
@@ -299,7 +302,8 @@ def reason_into(inputs: Inputs, directory: Path | None = None) -> tuple[Any, Rec
         log.info("inferred %d triples (%s engine, array reasoner)", counts["inferred"], engine.name)
     else:
         data = load_data(inputs.data, engine)
-        inference = reason(ontology.graph, data.graph, engine)
+        with progress.step("reasoning (OWL 2 RL)"):
+            inference = reason(ontology.graph, data.graph, engine)
         cited = provenance(data.graphs)
         dataset = engine.dataset(
             {

@@ -19,6 +19,7 @@ from pathlib import Path
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from kg import progress
 from kg.errors import OutputError, PublishError
 from kg.formats import by_name
 from kg.graph import KnowledgeGraph
@@ -68,9 +69,11 @@ def build_release(kg: KnowledgeGraph, queries_dir: Path, linksets: Iterable[tupl
     reasoned = bind(kg.ontology + kg.data + kg.inferred)
     graphs = {"data/asserted": kg.data, "data/reasoned": reasoned, "ontology/kg": kg.ontology}
     counts: dict[str, int] = {}
-    for stem, graph in graphs.items():
-        for suffix in RELEASE_FORMATS:
-            files[f"{stem}.{suffix}"] = serialize_graph(graph, suffix).encode("utf-8")
+    with progress.step("writing the release's graphs", total=len(graphs) * len(RELEASE_FORMATS)) as bar:
+        for stem, graph in graphs.items():
+            for suffix in RELEASE_FORMATS:
+                files[f"{stem}.{suffix}"] = serialize_graph(graph, suffix).encode("utf-8")
+                bar.advance()
             counts[f"{stem}.{suffix}"] = len(graph)
 
     # Curated identity links from the data: skos:exactMatch, and owl:sameAs (verified only) kept apart.

@@ -12,6 +12,8 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
+from kg import progress
+
 HEADER = """\
 # Synthetic battery-kg graph (kg synth): fictitious entities for benchmarks and tests, not facts.
 @prefix kg:   <https://w3id.org/battery-kg/ontology#> .
@@ -87,7 +89,12 @@ def _date(rng: random.Random, year0: int = 2020) -> str:
 
 def synth(triples: int, seed: int = 0) -> str:
     """Turtle text of at least `triples` triples (whole regions are added until it is reached)."""
-    return "".join(f"{chunk}\n" for chunk in _chunks(triples, seed))
+    with progress.step("generating triples", total=triples) as bar:
+        parts = []
+        for chunk in _chunks(triples, seed):
+            parts.append(f"{chunk}\n")
+            bar.advance(chunk.count("\n") + 1)
+    return "".join(parts)
 
 
 def _chunks(target: int, seed: int) -> Iterator[str]:

@@ -201,6 +201,7 @@ LAYERS = [
     "kg.names",
     "kg.formats",
     "kg.paths",
+    "kg.progress",
     "kg.engine",
     "kg.engine.rules",
     "kg.engine.terms",

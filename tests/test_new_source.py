@@ -92,10 +92,9 @@ def test_every_named_query_still_runs_and_shows_the_new_evidence(grown):
         for region, _, stage, thing, source in evidence
         if thing == KGD["fixture-pohang-separator-plant"]
     }
-    assert found == {
-        (region, "kgc:stage-separator", SOURCE)
-        for region in ("kgd:pohang", "kgd:gyeongbuk-province")
-    } | {(region, "kgc:stage-battery-materials", SOURCE) for region in ("kgd:pohang", "kgd:gyeongbuk-province")}
+    assert found == {(region, "kgc:stage-separator", SOURCE) for region in ("kgd:pohang", "kgd:gyeongbuk-province")} | {
+        (region, "kgc:stage-battery-materials", SOURCE) for region in ("kgd:pohang", "kgd:gyeongbuk-province")
+    }
     # Every statement about the plant is credited to the new source.
     rows = answers["entity"].rows
     asserted = [row for row in rows if str(row[3]) == "asserted"]

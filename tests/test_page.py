@@ -95,7 +95,7 @@ def test_clicked_node_shows_facts_and_sources(page):
     assert 'data-id="kgd:article-newsstep-2025-10-01-gunsan"' in html.split('id="details-sources"')[1]
     # Each link names the page whose statement makes it.
     links = html.split('id="details-links"')[1].split("</table>")[0]
-    selected = re.search(r'<tr><td>selected by →</td><td>(.*?)</td></tr>', links).group(1)
+    selected = re.search(r"<tr><td>selected by →</td><td>(.*?)</td></tr>", links).group(1)
     assert 'data-id="kgd:motie"' in selected
     assert '<span class="said-by"> — Newsstep, 2025-10-01: Gunsan leaps' in selected
 

@@ -24,6 +24,7 @@ import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from kg import progress
 from kg.engine import Answer, Capability, Engine, Noise, Prepared, Triple, rules, services, sparql_text
 from kg.engine.filler import StoreFiller, distinct_rows
 from kg.engine.schema_closure import closure as schema_closure
@@ -185,28 +186,32 @@ class FastEngine(Engine):
             filler.add(ontology_rows, KGG.ontology)
             parts, cited = [np.empty((0, 3), np.int64)], []
             sources = [terms.iri(str(KG.source)), terms.iri(str(DCTERMS.source))]
-            for path, rdf_format, graph in files:
-                known = len(terms.terms)
-                rows = terms.encode(_stable_blank_nodes(self._parse(path, rdf_format), str(graph)))
-                check(path, len(rows), [to_rdflib(t) for t in terms.terms[known:] if is_typed(t)])
-                filler.add(rows, graph)
-                parts.append(rows)
-                objects = rules.sorted_unique(rows[np.isin(rows[:, 1], sources), 2])
-                cited.append(
-                    np.column_stack(
-                        [
-                            np.full(len(objects), terms.iri(str(graph))),
-                            np.full(len(objects), terms.iri(str(PROV.wasDerivedFrom))),
-                            objects,
-                        ]
+            reading = progress.step(f"reading {len(files)} data file{'s' if len(files) != 1 else ''}", total=len(files))
+            with reading as bar:
+                for path, rdf_format, graph in files:
+                    known = len(terms.terms)
+                    rows = terms.encode(_stable_blank_nodes(self._parse(path, rdf_format), str(graph)))
+                    check(path, len(rows), [to_rdflib(t) for t in terms.terms[known:] if is_typed(t)])
+                    filler.add(rows, graph)
+                    parts.append(rows)
+                    objects = rules.sorted_unique(rows[np.isin(rows[:, 1], sources), 2])
+                    cited.append(
+                        np.column_stack(
+                            [
+                                np.full(len(objects), terms.iri(str(graph))),
+                                np.full(len(objects), terms.iri(str(PROV.wasDerivedFrom))),
+                                objects,
+                            ]
+                        )
                     )
-                )
+                    bar.advance()
             provenance = np.concatenate(cited).astype(np.int64) if cited else np.empty((0, 3), np.int64)
             filler.add(provenance, DEFAULT_GRAPH)
             merged = np.unique(np.concatenate(parts), axis=0)
             filler.add(merged, KGG.data)
             asserted = np.concatenate([ontology_rows, merged])
-            derived = self._derived_rows(asserted, terms, to_rdflib, to_ox)
+            with progress.step("reasoning (OWL 2 RL)"):
+                derived = self._derived_rows(asserted, terms, to_rdflib, to_ox)
             if derived is None:
                 everything = schema_closure(tuple(map(to_rdflib, t)) for t in terms.decode(asserted))
                 known = set(map(tuple, asserted.tolist()))

@@ -1,8 +1,4 @@
 """battery-kg: a knowledge graph of regional battery industry ecosystems in Korea."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("battery-kg")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0+unknown"
+# The one place the version is written; pyproject.toml reads it from here.
+__version__ = "0.1.0"

@@ -49,7 +49,6 @@ from kg.load import (
 )
 from kg.namespaces import DATA_GRAPHS, DEFAULT_GRAPH, KGG, bind
 from kg.paths import atomic_stream, check_files, display
-from kg.reason import NOISE, reason
 
 __all__ = ["Inputs", "KnowledgeGraph", "open_graph", "reason_into", "engine_label", "GRAPHS", "STORE_RECORD"]
 
@@ -285,6 +284,8 @@ def reason_into(inputs: Inputs, directory: Path | None = None) -> tuple[Any, Rec
     added. Every input passes the same checks on either route: imports resolved locally, the
     size limit, no empty file, no ill-typed literal.
     """
+    from kg.reason import NOISE, reason
+
     engine = inputs.engine
     ontology = load_ontology(inputs.ontology, engine)
     names = data_graphs(inputs.data)

@@ -73,8 +73,8 @@ def build_release(kg: KnowledgeGraph, queries_dir: Path, linksets: Iterable[tupl
         for stem, graph in graphs.items():
             for suffix in RELEASE_FORMATS:
                 files[f"{stem}.{suffix}"] = serialize_graph(graph, suffix).encode("utf-8")
+                counts[f"{stem}.{suffix}"] = len(graph)
                 bar.advance()
-            counts[f"{stem}.{suffix}"] = len(graph)
 
     # Curated identity links from the data: skos:exactMatch, and owl:sameAs (verified only) kept apart.
     linkset_descriptions = bind(Graph())

@@ -15,24 +15,35 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from importlib.metadata import version
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import numpy as np
 import pyoxigraph as ox
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from kg import progress
-from kg.engine import Answer, Capability, Engine, Noise, Prepared, Triple, rules, services, sparql_text
-from kg.engine.filler import StoreFiller, distinct_rows
-from kg.engine.schema_closure import closure as schema_closure
+from kg.engine import (
+    Answer,
+    Capability,
+    Engine,
+    Noise,
+    Prepared,
+    Triple,
+    distribution_version,
+    services,
+    sparql_text,
+)
 from kg.engine.terms import graph_of, is_typed, quad, stable_bnode_names, to_ox, to_rdflib
 from kg.errors import LoadError, QueryError
 from kg.formats import RdfFormat
 from kg.namespaces import DATA_GRAPHS, DCTERMS, DEFAULT_GRAPH, KG, KGG, PREFIXES, PROV
 from kg.paths import display
+
+if TYPE_CHECKING:  # numpy and the array reasoner load only when reasoning: a cached query needs neither
+    import numpy as np
+
+    from kg.engine import rules
 
 __all__ = ["FastDataset", "FastEngine", "ENGINE_CLASS"]
 
@@ -71,7 +82,10 @@ class FastEngine(Engine):
     capabilities = frozenset({Capability.FILES_TO_STORE, Capability.DISK_STORE})
 
     def __init__(self) -> None:
-        self.version = f"pyoxigraph-{ox.__version__}+reasonable-{version('reasonable')}+numpy-{np.__version__}"
+        self.version = (
+            f"pyoxigraph-{ox.__version__}+reasonable-{distribution_version('reasonable')}"
+            f"+numpy-{distribution_version('numpy')}"
+        )
 
     # -- parsing -------------------------------------------------------------
 
@@ -124,6 +138,9 @@ class FastEngine(Engine):
         triples a per-triple filter took longer than the reasoning). A graph that needs a rule the
         array reasoner lacks is closed by reasonable as a whole: the same answer, slower.
         """
+        from kg.engine import rules
+        from kg.engine.schema_closure import closure as schema_closure
+
         terms = rules.Interner(URIRef, _iri_text, _is_literal)
         derived = self._derived_rows(terms.encode(triples), terms)
         if derived is not None:
@@ -142,6 +159,9 @@ class FastEngine(Engine):
 
         reasonable takes rdflib terms: the converters translate when `terms` holds Oxigraph's.
         """
+        from kg.engine import rules
+        from kg.engine.schema_closure import closure as schema_closure
+
         try:
             schema_rows = asserted[rules.schema_mask(asserted, terms)]
             schema = [tuple(map(to_rdflib_term, t)) for t in terms.decode(schema_rows)]
@@ -173,6 +193,12 @@ class FastEngine(Engine):
         reasons. Returns it, with the number of triples of the ontology, the data (each triple
         once), the provenance and the inferences.
         """
+        import numpy as np
+
+        from kg.engine import rules
+        from kg.engine.filler import StoreFiller, distinct_rows
+        from kg.engine.schema_closure import closure as schema_closure
+
         terms = rules.Interner(ox.NamedNode, _ox_iri_text, _is_ox_literal)
         # Blank nodes get labels that depend only on the input: the ontology's from their
         # surroundings, each file's from the file's graph name and the order they appear in, so

@@ -10,7 +10,6 @@ import json
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, BinaryIO
 from xml.sax import SAXParseException
@@ -27,7 +26,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.plugins.sparql.sparql import AlreadyBound
 from rdflib.term import Node
 
-from kg.engine import Answer, Capability, Engine, Noise, Prepared, Triple, services
+from kg.engine import Answer, Capability, Engine, Noise, Prepared, Triple, distribution_version, services
 from kg.engine import sparql_text as sparql_text_helpers
 from kg.errors import LoadError, QueryError
 from kg.formats import RdfFormat
@@ -47,7 +46,7 @@ class ReferenceEngine(Engine):
     capabilities = frozenset({Capability.SERVICE, Capability.DISK_STORE})
 
     def __init__(self) -> None:
-        self.version = f"rdflib-{version('rdflib')}+owlrl-{version('owlrl')}"
+        self.version = f"rdflib-{distribution_version('rdflib')}+owlrl-{distribution_version('owlrl')}"
 
     # -- parsing -------------------------------------------------------------
 

@@ -945,14 +945,33 @@ def _raise_stop(signum, frame) -> None:  # noqa: ANN001
     type=click.Path(path_type=Path, file_okay=False, exists=True),
     help="Serve this Oxigraph store (from kg load --store) instead of a temporary one. Default: the global --store.",
 )
+@click.option(
+    "--allow-service",
+    is_flag=True,
+    help="Let queries call SERVICE endpoints. Off by default: the server would fetch from any address this "
+    "machine reaches, for whoever sends a query.",
+)
+@click.option(
+    "--cors",
+    metavar="ORIGIN",
+    help="Let web pages from ORIGIN (e.g. https://yasgui.org, or * for any) query the endpoint. Default: none.",
+)
 @click.pass_obj
-def serve(settings: Settings, host: str, port: int, timeout: int, store_dir: Path | None) -> None:
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    timeout: int,
+    store_dir: Path | None,
+    allow_service: bool = False,
+    cors: str | None = None,
+) -> None:
     """Serve the reasoned graph read-only over the SPARQL 1.1 Protocol until Ctrl-C.
 
     Runs Oxigraph's server (pip install 'battery-kg[server]') on a store holding each data
     file's graph (kgg:data/<path>), kgg:ontology, kgg:inferred and, in the default graph, which
-    source each file's graph is derived from; their union is the default graph. CORS allowed,
-    a query time limit. Updates are refused.
+    source each file's graph is derived from; their union is the default graph. A query time
+    limit; updates are refused; SERVICE is refused unless --allow-service; no CORS unless --cors.
     """
     import shutil
     import signal
@@ -978,10 +997,11 @@ def serve(settings: Settings, host: str, port: int, timeout: int, store_dir: Pat
             location, what = store_dir, f"the store {display(store_dir)}"
         else:
             location, what = serving.store_of(settings.open(), binary, temp)
-        server = serving.start(binary, location, host=host, port=port, timeout=timeout, workdir=temp)
+        options = {"timeout": timeout, "allow_service": allow_service, "cors": cors}
+        server = serving.start(binary, location, host=host, port=port, workdir=temp, **options)
         index = temp / "queries.html"
         serving.write_index(index, server.base_url, [(info, info.path.read_text(encoding="utf-8")) for info in infos])
-        click.echo(serving.banner(server, what, infos, index, timeout))
+        click.echo(serving.banner(server, what, infos, index, timeout, allow_service=allow_service, cors=cors))
         code = server.process.wait()
         raise ServerError(f"the SPARQL server stopped unexpectedly (exit status {code}): {server.last_message()}")
     except (KeyboardInterrupt, _Stop):

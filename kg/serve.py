@@ -3,20 +3,31 @@
 We write no database and no HTTP server: kg writes the named graphs as N-Quads,
 `oxigraph load` builds a store from them in a temporary folder, and
 `oxigraph serve-read-only` answers queries (union of the graphs as the default graph,
-CORS on, a query time limit). Oxigraph's server ships in the `oxigraph` wheel on PyPI,
-which the `server` extra installs.
+a query time limit). Oxigraph's server ships in the `oxigraph` wheel on PyPI, which the
+`server` extra installs.
+
+Oxigraph evaluates SERVICE, so a query sent to it would make the machine fetch from any
+address it can reach, on behalf of whoever sent the query (any web page, with CORS). So
+Oxigraph listens on a private loopback port and callers reach it through `Gate`, a small
+proxy that refuses every request whose query holds a SERVICE clause (unless the operator
+started kg serve with --allow-service) and sends CORS headers only for the origin the
+operator names (--cors); none by default.
 """
 
 from __future__ import annotations
 
 import ctypes
 import html
+import http.client
+import http.server
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -24,6 +35,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kg.engine import sparql_text
 from kg.errors import ServerError, UsageError
 from kg.graph import KnowledgeGraph
 from kg.paths import display
@@ -93,6 +105,7 @@ class Server:
     log: Path
     temp: Path | None = None  # removed on stop
     stopped: bool = field(default=False, repr=False)
+    gate: Gate | None = field(default=None, repr=False)
 
     @property
     def query_url(self) -> str:
@@ -108,6 +121,8 @@ class Server:
         """SIGTERM the server's process group, wait for it (SIGKILL after `grace` s), remove the temp folder."""
         if not self.stopped:
             self.stopped = True
+            if self.gate is not None:
+                self.gate.close()
             if self.process.poll() is None:
                 _signal_group(self.process, signal.SIGTERM)
                 try:
@@ -146,21 +161,26 @@ def start(
     timeout: int = 30,
     workdir: Path,
     temp: Path | None = None,
+    allow_service: bool = False,
+    cors: str | None = None,
 ) -> Server:
-    """Start Oxigraph read-only on `store` and return once it answers queries.
+    """Start Oxigraph read-only on `store`, behind a `Gate` on `host`:`port`; return once it answers queries.
 
     The server runs in its own process group (a terminal's Ctrl-C reaches kg, which stops
-    it in order), logs to `workdir`/server.log, and on Linux dies with kg.
+    it in order), logs to `workdir`/server.log, and on Linux dies with kg. Oxigraph itself
+    listens on a free loopback port only the gate talks to.
     """
     log = workdir / "server.log"
+    gate = Gate((host, port), allow_service=allow_service, cors=cors)
+    inner = _free_loopback_port()
+    gate.upstream = ("127.0.0.1", inner)
     command = [
         binary,
         "serve-read-only",
         "--location",
         str(store),
         "--bind",
-        f"{url_host(host)}:{port}",
-        "--cors",
+        f"127.0.0.1:{inner}",
         "--union-default-graph",
         "--timeout-s",
         str(timeout),
@@ -175,7 +195,8 @@ def start(
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
         )
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
-    server = Server(process, f"http://{url_host(host)}:{port}/", log, temp)
+    server = Server(process, f"http://{url_host(host)}:{port}/", log, temp, gate=gate)
+    gate.start()
     probe = f"http://{url_host(probe_host)}:{port}/query?query=" + urllib.parse.quote("ASK {}")
     deadline = time.monotonic() + READY_WITHIN
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -195,6 +216,138 @@ def start(
     except BaseException:
         server.stop()
         raise
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+SERVICE_REFUSED = "SERVICE is not allowed: this endpoint answers from its own graphs only (kg serve --allow-service)"
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a query or form larger than this is refused (413)
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
+
+
+def service_in_request(target: str, body: bytes) -> bool:
+    """Whether any text a request carries (URL parameters, the body, the body as a form) holds a SERVICE clause.
+
+    Every candidate is read with kg's SPARQL tokeniser, so `?service`, `schema:Service` or the word
+    inside a string or comment are not SERVICE; a request that hides one anywhere is refused whole.
+    """
+    candidates = [value for values in urllib.parse.parse_qs(urllib.parse.urlsplit(target).query).values()
+                  for value in values]  # fmt: skip
+    if body:
+        text = body.decode("utf-8", errors="replace")
+        candidates.append(text)
+        candidates += [value for values in urllib.parse.parse_qs(text).values() for value in values]
+    return any(sparql_text.service_endpoints(candidate, {}) for candidate in candidates)
+
+
+class Gate(http.server.ThreadingHTTPServer):
+    """The HTTP front of kg serve: checks each request, then relays it to Oxigraph and its answer back."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], *, allow_service: bool, cors: str | None) -> None:
+        host, port = address
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.allow_service = allow_service
+        self.cors = cors
+        self.upstream: tuple[str, int] = ("127.0.0.1", 0)
+        self.thread: threading.Thread | None = None
+        try:
+            super().__init__((host.strip("[]"), port), _GateHandler)
+        except OSError as error:
+            raise ServerError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self.serve_forever, name="kg-serve-gate", daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        if self.thread is not None:
+            self.shutdown()
+            self.thread = None
+        self.server_close()
+
+
+class _GateHandler(http.server.BaseHTTPRequestHandler):
+    server: Gate
+    protocol_version = "HTTP/1.1"
+    server_version = "battery-kg"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet: Oxigraph logs requests
+        pass
+
+    def _refuse(self, status: int, message: str) -> None:
+        body = (message + "\n").encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self._cors_headers()
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.close_connection = True
+
+    def _cors_headers(self) -> None:
+        if self.server.cors is not None:
+            self.send_header("Access-Control-Allow-Origin", self.server.cors)
+            if self.server.cors != "*":
+                self.send_header("Vary", "Origin")
+
+    def do_OPTIONS(self) -> None:  # noqa: N802 - CORS preflight, answered here
+        self.send_response(204)
+        self._cors_headers()
+        if self.server.cors is not None:
+            self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+            self.send_header("Access-Control-Allow-Headers", "Content-Type, Accept")
+        self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._relay()
+
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_GET  # noqa: N815 - Oxigraph refuses writes itself
+
+    def _relay(self) -> None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return self._refuse(400, "bad Content-Length")
+        if self.headers.get("Transfer-Encoding"):
+            return self._refuse(411, "send the request body with a Content-Length")
+        if length < 0 or length > MAX_REQUEST_BYTES:
+            return self._refuse(413, f"the request is over {MAX_REQUEST_BYTES // 1048576} MB")
+        body = self.rfile.read(length) if length else b""
+        if not self.server.allow_service and service_in_request(self.path, body):
+            return self._refuse(403, SERVICE_REFUSED)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP | {"host", "origin"}}
+        upstream = http.client.HTTPConnection(*self.server.upstream, timeout=None)
+        try:
+            upstream.request(self.command, self.path, body=body if length else None, headers=headers)
+            response = upstream.getresponse()
+            self.send_response(response.status, response.reason)
+            for key, value in response.getheaders():
+                if key.lower() not in _HOP_BY_HOP and not key.lower().startswith("access-control-"):
+                    self.send_header(key, value)
+            self._cors_headers()
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            if self.command != "HEAD":
+                while chunk := response.read1(1 << 16) if hasattr(response, "read1") else response.read(1 << 16):
+                    self.wfile.write(chunk)
+        except (OSError, http.client.HTTPException):
+            self.close_connection = True
+        finally:
+            upstream.close()
 
 
 def check_store(location: Path) -> None:
@@ -230,7 +383,16 @@ def write_index(path: Path, base_url: str, queries: list[tuple[QueryInfo, str]])
     path.write_text(page, encoding="utf-8")
 
 
-def banner(server: Server, what: str, queries: list[QueryInfo], index: Path, timeout: int) -> str:
+def banner(
+    server: Server,
+    what: str,
+    queries: list[QueryInfo],
+    index: Path,
+    timeout: int,
+    *,
+    allow_service: bool = False,
+    cors: str | None = None,
+) -> str:
     """What `kg serve` prints once the server answers: where to query, the named queries, examples."""
     example = next((info for info in queries if not any(not p.optional for p in info.params or ())), None)
     lines = [
@@ -250,5 +412,7 @@ def banner(server: Server, what: str, queries: list[QueryInfo], index: Path, tim
             f"  curl -H 'Accept: text/csv' --data-urlencode query@{example.path} {server.query_url}",
             f"  kg query {example.name} --endpoint {server.query_url}",
         ]
-    lines += ["", f"Queries stop after {timeout} s; updates are refused. Press Ctrl-C to stop."]
+    service = "SERVICE allowed (--allow-service)" if allow_service else "SERVICE refused"
+    origins = f"CORS for {cors}" if cors else "no CORS"
+    lines += ["", f"Queries stop after {timeout} s; updates are refused; {service}; {origins}. Press Ctrl-C to stop."]
     return "\n".join(lines)

@@ -193,7 +193,8 @@ def service_endpoints(text: str, defaults: Mapping[str, str]) -> list[str]:
                 j += 1
             if j < len(significant):
                 target = significant[j]
-                found.append(target.group() if target.lastgroup == "var" else _expand(target, declared, defaults))
+                expandable = target.lastgroup in ("iri", "pname")
+                found.append(_expand(target, declared, defaults) if expandable else target.group())
     return found
 
 

@@ -6,7 +6,6 @@ Nothing here touches the network: an import without a local file is an error.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping
@@ -22,7 +21,7 @@ from kg.engine import Engine, get_engine
 from kg.errors import LoadError
 from kg.formats import RdfFormat, by_suffix, suffixes
 from kg.namespaces import DATA_GRAPHS, DCTERMS, KG, OWL, PREFIXES, PROV, bind
-from kg.paths import display
+from kg.paths import check_input, display
 
 _SOURCE_PROPERTIES = (KG.source, DCTERMS.source)
 
@@ -195,43 +194,14 @@ def provenance(graphs: Mapping[URIRef, Iterable[tuple[Node, Node, Node]]]) -> li
 
 # -- guards on every input file ------------------------------------------------------------
 #
-# rdflib needs minutes and gigabytes for a 100 MB Turtle file, so files above a size limit
-# are refused before parsing (raise it with KG_MAX_INPUT_MB; 0 means no limit). Parsers
+# The size limit and the regular-file check are kg.paths.check_input's. Parsers
 # accept literals that are not valid for their datatype ("abc"^^xsd:decimal) with only a
 # warning; every later sum or comparison would then silently go wrong, so they are errors.
 
-DEFAULT_MAX_INPUT_MB = 64
-
-
-# Oxigraph parses into integer rows (kg.engine.rules) a hundred times faster: 1 GB is seconds.
-NATIVE_MAX_INPUT_MB = 1024
-
-
-def max_input_bytes(native: bool = False) -> int | None:
-    """The size limit for one input file in bytes (None: no limit), from $KG_MAX_INPUT_MB.
-
-    `native`: the file goes to a native parser, not into an rdflib graph (higher default).
-    """
-    raw = os.environ.get("KG_MAX_INPUT_MB", "").strip()
-    try:
-        megabytes = float(raw) if raw else (NATIVE_MAX_INPUT_MB if native else DEFAULT_MAX_INPUT_MB)
-    except ValueError:
-        raise LoadError(f"KG_MAX_INPUT_MB={raw!r} is not a number of megabytes") from None
-    return None if megabytes <= 0 else int(megabytes * 1024 * 1024)
-
 
 def check_size(path: Path, native: bool = False) -> None:
-    """Refuse a file over the size limit before anything reads it (see max_input_bytes)."""
-    limit = max_input_bytes(native)
-    try:
-        size = path.stat().st_size
-    except OSError as error:
-        raise LoadError(f"{display(path)}: cannot read: {error.strerror or error}") from None
-    if limit is not None and size > limit:
-        raise LoadError(
-            f"{display(path)}: {size / 1048576:.0f} MB is over the {limit / 1048576:.0f} MB limit for one input file "
-            "(parsing would take minutes) — split it, or raise the limit with KG_MAX_INPUT_MB=<megabytes>"
-        )
+    """Refuse a file over the size limit, or not a regular file, before anything reads it (kg.paths.check_input)."""
+    check_input(path, native)
 
 
 def check_parsed(path: Path, triples: int, literals: Iterable[Literal], graph: Graph | None = None) -> None:

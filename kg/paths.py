@@ -5,12 +5,14 @@ from __future__ import annotations
 import configparser
 import contextlib
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from kg.errors import OutputError, UsageError
+from kg.errors import LoadError, OutputError, UsageError
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -174,3 +176,105 @@ def _remove_quietly(name: str) -> None:
         os.unlink(name)
     except OSError:
         pass
+
+
+# -- the checks every input file passes before any parser sees it ------------------------------
+#
+# rdflib needs minutes and gigabytes for a 100 MB Turtle file, so files above a size limit are
+# refused before parsing (raise it with KG_MAX_INPUT_MB; 0 means no limit). Only regular files
+# are read: a named pipe would block forever, a device (or a symlink to /dev/zero) never ends.
+
+DEFAULT_MAX_INPUT_MB = 64
+
+# Oxigraph parses into integer rows (kg.engine.rules) a hundred times faster: 1 GB is seconds.
+NATIVE_MAX_INPUT_MB = 1024
+
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def max_input_bytes(native: bool = False) -> int | None:
+    """The size limit for one input file in bytes (None: no limit), from $KG_MAX_INPUT_MB.
+
+    `native`: the file goes to a native parser, not into an rdflib graph (higher default).
+    """
+    raw = os.environ.get("KG_MAX_INPUT_MB", "").strip()
+    try:
+        megabytes = float(raw) if raw else (NATIVE_MAX_INPUT_MB if native else DEFAULT_MAX_INPUT_MB)
+    except ValueError:
+        raise LoadError(f"KG_MAX_INPUT_MB={raw!r} is not a number of megabytes") from None
+    return None if megabytes <= 0 else int(megabytes * 1024 * 1024)
+
+
+def _too_big(path: Path | str, size: int, limit: int) -> LoadError:
+    return LoadError(
+        f"{display(path)}: {size / 1048576:.0f} MB is over the {limit / 1048576:.0f} MB limit for one input file "
+        "(parsing would take minutes) — split it, or raise the limit with KG_MAX_INPUT_MB=<megabytes>"
+    )
+
+
+def _checked(path: Path | str, status: os.stat_result, limit: int | None) -> None:
+    if not stat.S_ISREG(status.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(status.st_mode), "not a file")
+        raise LoadError(f"{display(path)}: {kind}, not a regular file — kg reads only regular files")
+    if limit is not None and status.st_size > limit:
+        raise _too_big(path, status.st_size, limit)
+
+
+def check_input(path: Path | str, native: bool = False) -> None:
+    """Refuse an input before anything reads it: missing, not a regular file (following symlinks), or over the limit."""
+    limit = max_input_bytes(native)
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        raise LoadError(f"{display(path)}: no such file") from None
+    except OSError as error:
+        raise LoadError(f"{display(path)}: cannot read: {error.strerror or error}") from None
+    _checked(path, status, limit)
+
+
+def read_input(path: Path | str, native: bool = False) -> bytes:
+    """An input file's bytes, once it passed `check_input` on the file actually opened (never blocking on a
+    pipe), reading no more than the limit allows even if the file grows meanwhile."""
+    limit = max_input_bytes(native)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        raise LoadError(f"{display(path)}: no such file") from None
+    except OSError as error:
+        raise LoadError(f"{display(path)}: cannot read: {error.strerror or error}") from None
+    with open(fd, "rb") as handle:
+        _checked(path, os.fstat(fd), limit)
+        try:
+            data = handle.read() if limit is None else handle.read(limit + 1)
+        except OSError as error:
+            raise LoadError(f"{display(path)}: cannot read: {error.strerror or error}") from None
+    if limit is not None and len(data) > limit:
+        raise _too_big(path, len(data), limit)
+    return data
+
+
+_DTD_ENTITY = re.compile(rb"<!DOCTYPE[^>\[]*\[.*?<!ENTITY", re.S)
+
+
+def refuse_xml_entities(path: Path | str, raw: bytes) -> None:
+    """Refuse XML whose DOCTYPE declares entities, before a parser expands them ("billion laughs":
+    a kilobyte of nested entities takes minutes and gigabytes). RDF/XML never needs them."""
+    candidates = [raw]
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00<" in raw[:200] or b"<\x00" in raw[:200]:
+        for encoding in ("utf-16", "utf-16-le", "utf-16-be"):
+            with contextlib.suppress(UnicodeDecodeError):
+                candidates.append(raw.decode(encoding).encode("utf-8"))
+    for text in candidates:
+        found = _DTD_ENTITY.search(text)
+        if found:
+            line = text.count(b"\n", 0, found.start()) + 1
+            raise LoadError(
+                f"{display(path)}, line {line}: a DOCTYPE declaring entities is refused (expanding them can take"
+                " minutes and gigabytes) — remove the DOCTYPE; RDF/XML needs none"
+            )

@@ -121,3 +121,112 @@ def test_serve_allow_service_and_cors_are_the_operators_choice(tmp_path, article
         assert {k.lower(): v for k, v in headers.items()}["access-control-allow-origin"] == "https://yasgui.org"
     finally:
         stop(process)
+
+
+# -- a damaged reasoning cache is rebuilt, never read ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [lambda raw: b"", lambda raw: b"".join(raw.splitlines(keepends=True)[: raw.count(b"\n") // 2])],
+    ids=["emptied", "cut-at-a-line-boundary"],
+)
+def test_damaged_cache_gives_the_right_answer_with_a_warning(kg, articles_cache, tmp_path, monkeypatch, damage):
+    import shutil
+
+    cache = tmp_path / "cache"
+    shutil.copytree(articles_cache, cache)
+    monkeypatch.setenv("KG_CACHE_DIR", str(cache))
+    query = ["query", "--format", "csv", "-e", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"]
+    stats, count = kg("stats"), kg(*query)
+    assert stats.exit_code == 0 and count.exit_code == 0 and stats.stderr == ""
+    for closure in cache.glob("*.nq"):
+        closure.write_bytes(damage(closure.read_bytes()))
+    again = kg("stats")
+    assert again.exit_code == 0
+    assert again.stdout == stats.stdout  # not 0 ontology triples
+    (warning,) = again.stderr.splitlines()
+    assert warning.startswith("warning: ignoring damaged reasoning cache ")
+    assert warning.endswith(".nq (its checksum does not match); rebuilding")
+    rebuilt = kg(*query)  # the rebuilt cache is whole: no warning, the same answer
+    assert (rebuilt.exit_code, rebuilt.stdout, rebuilt.stderr) == (0, count.stdout, "")
+
+
+# -- every input path: no entity expansion, regular files only, the size limit ---------------------
+
+LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE rdf:RDF [
+  <!ENTITY a "ha">
+  <!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">
+  <!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">
+]>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+         xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#">
+  <rdf:Description rdf:about="https://example.org/laughs">
+    <rdfs:label>&c;</rdfs:label>
+  </rdf:Description>
+</rdf:RDF>
+"""
+REFUSED_DTD = (
+    "Error: laughs.rdf, line 2: a DOCTYPE declaring entities is refused (expanding them can take minutes and"
+    " gigabytes) — remove the DOCTYPE; RDF/XML needs none"
+)
+
+
+def _every_reader(name: str, out: Path) -> list[list[str]]:
+    """The four ways a user hands kg a file: as the data, to validate, as --with, to link."""
+    return [
+        ["--data", name, "validate"],
+        ["validate", name],
+        ["query", "--with", name, "-e", "ASK { ?s ?p ?o }"],
+        ["link", name, "-o", str(out)],
+    ]
+
+
+def _one_error(result) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    return line
+
+
+def test_xml_entities_are_refused_on_every_input_path(kg, articles_cache, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "laughs.rdf").write_text(LAUGHS, encoding="utf-8")
+    for args in _every_reader("laughs.rdf", tmp_path / "links.ttl"):
+        assert _one_error(kg(*args)) == REFUSED_DTD, args
+    # in UTF-16 too
+    (tmp_path / "laughs.rdf").write_bytes(LAUGHS.replace('version="1.0"', 'version="1.0" encoding="UTF-16"')
+                                          .encode("utf-16"))  # fmt: skip
+    assert _one_error(kg("validate", "laughs.rdf")) == REFUSED_DTD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["laughs.rdf"]  # no linkset, no temporary file
+
+
+@pytest.mark.parametrize(
+    ("make", "shown", "kind"),
+    [
+        (lambda path: os.mkfifo(path), ["odd.ttl"] * 4, "a named pipe"),
+        # data files are named by their real path, other inputs as given
+        (lambda path: path.symlink_to("/dev/zero"), ["/dev/zero"] * 2 + ["odd.ttl"] * 2, "a device"),
+    ],
+    ids=["fifo", "symlink-to-dev-zero"],
+)
+def test_only_regular_files_are_read_on_every_input_path(kg, articles_cache, tmp_path, monkeypatch, make, shown, kind):
+    monkeypatch.chdir(tmp_path)
+    make(tmp_path / "odd.ttl")
+    lines = [_one_error(kg(*args)) for args in _every_reader("odd.ttl", tmp_path / "links.ttl")]
+    assert lines == [f"Error: {name}: {kind}, not a regular file — kg reads only regular files" for name in shown]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["odd.ttl"]
+
+
+def test_the_size_limit_holds_on_every_input_path(kg, articles_cache, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KG_MAX_INPUT_MB", "1")
+    line = '<https://example.org/x> <http://www.w3.org/2000/01/rdf-schema#label> "' + "x" * 1000 + '" .\n'
+    (tmp_path / "big.ttl").write_text(line * 2100, encoding="utf-8")
+    for args in _every_reader("big.ttl", tmp_path / "links.ttl"):
+        assert _one_error(kg(*args)) == (
+            "Error: big.ttl: 2 MB is over the 1 MB limit for one input file (parsing would take minutes) — "
+            "split it, or raise the limit with KG_MAX_INPUT_MB=<megabytes>"
+        ), args
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.ttl"]

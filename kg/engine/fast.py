@@ -38,7 +38,7 @@ from kg.engine.terms import graph_of, is_typed, quad, stable_bnode_names, to_ox,
 from kg.errors import LoadError, QueryError
 from kg.formats import RdfFormat
 from kg.namespaces import DATA_GRAPHS, DCTERMS, DEFAULT_GRAPH, KG, KGG, PREFIXES, PROV
-from kg.paths import display
+from kg.paths import check_input, display, read_input
 
 if TYPE_CHECKING:  # numpy and the array reasoner load only when reasoning: a cached query needs neither
     import numpy as np
@@ -91,6 +91,7 @@ class FastEngine(Engine):
 
     def parse(self, path: Path, rdf_format: RdfFormat) -> Graph:
         """Parse one file with Oxigraph (much faster than rdflib); syntax errors name the file and line."""
+        check_input(path)  # it becomes an rdflib graph: the rdflib size limit
         graph = Graph()
         graph.addN(
             (to_rdflib(q.subject), to_rdflib(q.predicate), to_rdflib(q.object), graph)
@@ -108,8 +109,8 @@ class FastEngine(Engine):
         if rdf_format.name not in _NATIVE_PARSE:
             yield from self._via_reference(path, rdf_format)
             return
+        raw = read_input(path, native=True)  # a regular file within the size limit
         try:
-            raw = path.read_bytes()
             raw.decode("utf-8")
             yield from ox.parse(
                 raw.removeprefix(b"\xef\xbb\xbf"),

@@ -31,7 +31,7 @@ from kg.engine import sparql_text as sparql_text_helpers
 from kg.errors import LoadError, QueryError
 from kg.formats import RdfFormat
 from kg.namespaces import PREFIXES, bind
-from kg.paths import display
+from kg.paths import display, read_input, refuse_xml_entities
 
 _KINDS = {
     "SelectQuery": "SELECT",
@@ -54,15 +54,11 @@ class ReferenceEngine(Engine):
         """Parse one file with rdflib, turning every parser failure into a LoadError with file and line."""
         name = display(path)
         syntax, format = rdf_format.label, rdf_format.rdflib
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise LoadError(f"{name}: no such file") from None
-        except OSError as error:
-            raise LoadError(f"{name}: cannot read: {error.strerror or error}") from None
+        raw = read_input(path)  # a regular file within the size limit
 
         source: str | bytes
         if format == "xml":
+            refuse_xml_entities(path, raw)
             source = raw  # RDF/XML declares its own encoding
         else:
             source = _decode_utf8(raw, name)

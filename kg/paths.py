@@ -136,7 +136,9 @@ def atomic_stream(path: Path | str) -> Iterator[BinaryIO]:
     """A binary file to write `path` bit by bit: a temporary file in the same folder, renamed
     into place when the block ends, and removed if it raises (an error, Ctrl-C).
 
-    For outputs too big to build in memory first; otherwise as atomic_write.
+    On Linux the temporary file has no name until it is complete (O_TMPFILE, linked in at the
+    end), so even a process killed with SIGKILL leaves nothing behind. For outputs too big to
+    build in memory first; otherwise as atomic_write.
     """
     path = Path(path)
     folder = path.parent
@@ -145,8 +147,12 @@ def atomic_stream(path: Path | str) -> Iterator[BinaryIO]:
     if not folder.is_dir():
         problem = "is not a folder" if folder.exists() else "does not exist"
         raise OutputError(f"cannot write {display(path)}: {display(folder)} {problem}")
+    temp_name: str | None = None
     try:
-        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        fd = _unnamed_file(folder)
+        if fd is None:
+            fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+            _TEMPORARY.add(temp_name)
     except OSError as error:
         raise OutputError(f"cannot write {display(path)}: {error.strerror or error}") from None
     try:
@@ -154,8 +160,10 @@ def atomic_stream(path: Path | str) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain open() would.
-        os.chmod(temp_name, 0o666 & ~_umask())
+            if temp_name is None:
+                temp_name = _link_unnamed(handle.fileno(), folder, path.name)
+            else:  # mkstemp creates 0600; give the file the permissions a plain open() would.
+                os.chmod(temp_name, 0o666 & ~_umask())
         os.replace(temp_name, path)
     except OSError as error:
         _remove_quietly(temp_name)
@@ -163,6 +171,54 @@ def atomic_stream(path: Path | str) -> Iterator[BinaryIO]:
     except BaseException:
         _remove_quietly(temp_name)
         raise
+    finally:
+        _TEMPORARY.discard(temp_name)
+
+
+_TEMPORARY: set[str] = set()  # named temporary files being written now
+
+
+def remove_temporary_files() -> None:
+    """Remove the temporary files atomic_stream is writing (for a worker process that must end at once)."""
+    for name in list(_TEMPORARY):
+        _remove_quietly(name)
+
+
+_LINKABLE: dict[int, bool] = {}  # per file system: can an O_TMPFILE file be given a name?
+
+
+def _unnamed_file(folder: Path) -> int | None:
+    """A file in `folder` with no name yet (Linux O_TMPFILE); None where the system or file system has none."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not Path("/proc/self/fd").is_dir():
+        return None
+    try:
+        fd = os.open(folder, flag | os.O_WRONLY | os.O_CLOEXEC, 0o666)  # the umask applies
+    except OSError:
+        return None
+    device = os.fstat(fd).st_dev
+    if device not in _LINKABLE:  # some kernels and sandboxes refuse the link: find out once
+        try:
+            os.unlink(_link_unnamed(fd, folder, "probe"))
+            _LINKABLE[device] = True
+        except OSError:
+            _LINKABLE[device] = False
+    if not _LINKABLE[device]:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _link_unnamed(fd: int, folder: Path, name: str) -> str:
+    """Give the unnamed file `fd` a temporary name in `folder` (renamed into place right after)."""
+    for _ in range(100):
+        temp_name = str(folder / f".{name}.{os.urandom(6).hex()}.tmp")
+        try:
+            os.link(f"/proc/self/fd/{fd}", temp_name, follow_symlinks=True)
+        except FileExistsError:
+            continue
+        return temp_name
+    raise OSError(17, "no free temporary name")
 
 
 def _umask() -> int:
@@ -171,7 +227,9 @@ def _umask() -> int:
     return current
 
 
-def _remove_quietly(name: str) -> None:
+def _remove_quietly(name: str | None) -> None:
+    if name is None:
+        return
     try:
         os.unlink(name)
     except OSError:

@@ -14,12 +14,13 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 from kg.errors import KgError, QueryError
-from kg.paths import atomic_stream, atomic_write
+from kg.paths import atomic_stream, atomic_write, remove_temporary_files
 
 __all__ = ["with_deadline", "exit_on_sigterm", "emit", "stream_output"]
 
@@ -36,7 +37,10 @@ def with_deadline(produce: Callable[[], T], seconds: float) -> T:
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
 
+    parent = os.getpid()
+
     def work() -> None:
+        _end_with(parent)
         try:
             sender.send(("ok", produce()))
         except KgError as error:
@@ -66,6 +70,35 @@ def with_deadline(produce: Callable[[], T], seconds: float) -> T:
     import kg.errors
 
     raise getattr(kg.errors, message[1], QueryError)(message[2])
+
+
+def _end_with(parent: int) -> None:
+    """In a worker: end, removing the temporary files being written, as soon as `parent` is gone.
+
+    Linux sends the worker SIGTERM when its parent dies however it dies (PR_SET_PDEATHSIG);
+    elsewhere a thread watches for the parent to change. Either way SIGTERM ends the worker.
+    """
+
+    def end(signum: int, frame: object) -> None:
+        remove_temporary_files()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, end)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    else:  # pragma: no cover - no parent-death signal
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        end(signal.SIGTERM, None)
 
 
 @contextlib.contextmanager

@@ -7,8 +7,10 @@ killed command, a store left broken by a killed or concurrent load) and pins the
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -230,3 +232,59 @@ def test_the_size_limit_holds_on_every_input_path(kg, articles_cache, tmp_path, 
             "split it, or raise the limit with KG_MAX_INPUT_MB=<megabytes>"
         ), args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.ttl"]
+
+
+# -- the --timeout worker ends with kg, and leaves no temporary file --------------------------------
+
+ENDLESS = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # about 10^10 rows of the fixture
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] not in "ZX"
+    except (OSError, IndexError):
+        return False
+
+
+def _wait(condition, what: str, within: float = 120.0) -> None:
+    """Poll until `condition()`; the bound only keeps a broken build from hanging (never a speed check)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "term"])
+def test_timeout_worker_dies_with_kg_and_leaves_no_temporary_file(tmp_path, articles_kg, articles_cache_dir, signum):
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "KG_CACHE_DIR": str(articles_cache_dir), "KG_DATA": str(ARTICLES)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kg", "query", "--timeout", "3600", "--stream", "--format", "csv",
+         "-o", str(out / "rows.csv"), "-e", ENDLESS],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait(lambda: any(p.stat().st_size > 0 for p in out.iterdir()), "the worker never wrote rows")
+        (worker,) = _children(process.pid)
+        os.kill(process.pid, signum)
+        process.wait(60)
+        _wait(lambda: not _alive(worker), "the worker outlived kg")
+        assert list(out.iterdir()) == []  # neither rows.csv nor its temporary file
+        assert process.returncode == (-signal.SIGKILL if signum == signal.SIGKILL else 143)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        process.stderr.close()

@@ -368,9 +368,17 @@ def _open_store(directory: Path, engine: Engine) -> KnowledgeGraph:
     )
     try:
         dataset = engine.open_store(Path(directory))
-    except OSError as error:
-        raise LoadError(f"{display(directory)}: cannot open the store: {error}") from None
+    except (OSError, RuntimeError) as error:  # RocksDB reports a damaged store as RuntimeError
+        raise LoadError(damaged_store(directory, error)) from None
     return KnowledgeGraph(engine, dataset, record, store=Path(directory))
+
+
+def damaged_store(directory: Path, error: BaseException) -> str:
+    """One line for a store the database cannot read, saying how to repair it."""
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return (
+        f"{display(directory)}: cannot read the store ({reason}); rebuild it with kg load --store {display(directory)}"
+    )
 
 
 def read_store_record(directory: Path) -> Record:

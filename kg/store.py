@@ -4,12 +4,22 @@ The store holds the reasoned dataset (kg.graph: each data file's graph, kgg:data
 kgg:inferred and the provenance in the default graph); beside it, kg-store.json keeps the
 record of what it was built from (kg.cache), so later commands open it in milliseconds without
 parsing anything and can still tell when it has gone stale (kg.graph opens it).
+
+A build is atomic and exclusive: the new store is built beside the target (.DIR.building) under
+a lock (.DIR.lock, so a second `kg load --store DIR` says the store is busy instead of racing),
+then swapped in with one atomic exchange of the two folders (Linux renameat2), so at every
+moment DIR holds either the old store or the new one; the old one is removed afterwards.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,34 +50,95 @@ def build_store(directory: Path, inputs: Inputs) -> StoreInfo:
     directory = Path(directory)
     if directory.exists() and not (directory / STORE_RECORD).is_file() and any(directory.iterdir()):
         raise OutputError(f"{display(directory)} exists and is not a kg store; give an empty or new folder")
-    # Build beside the target, then swap it in: a failed build never leaves half a store.
-    temporary = directory.with_name(f".{directory.name}.building")
-    shutil.rmtree(temporary, ignore_errors=True)
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
-        if Capability.FILES_TO_STORE in engine.capabilities:  # files straight into the store on disk
-            dataset, record = reason_into(inputs, directory=temporary)
-            engine.close(dataset)
-            del dataset
-        else:
-            dataset, record = reason_into(inputs)
-            with tempfile.NamedTemporaryFile(suffix=".nq", dir=directory.parent) as nquads:
-                engine.dump_nquads(dataset, nquads)
-                nquads.flush()
-                del dataset
-                store = ox.Store(str(temporary))
-                store.bulk_load(path=nquads.name, format=ox.RdfFormat.N_QUADS)
-                store.optimize()
-                store.flush()
-                del store
-        atomic_write(temporary / STORE_RECORD, record.to_json())
-        if directory.exists():
-            shutil.rmtree(directory)
-        temporary.rename(directory)
     except OSError as error:
+        raise OutputError(f"cannot build the store in {display(directory)}: {error.strerror or error}") from None
+    # Build beside the target, then swap it in: a failed build never leaves half a store.
+    temporary = directory.with_name(f".{directory.name}.building")
+    with _exclusive(directory):
         shutil.rmtree(temporary, ignore_errors=True)
-        raise OutputError(f"cannot build the store in {display(directory)}: {error}") from None
-    except BaseException:  # bad input, Ctrl-C: no half-built store left behind
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+        try:
+            if Capability.FILES_TO_STORE in engine.capabilities:  # files straight into the store on disk
+                dataset, record = reason_into(inputs, directory=temporary)
+                engine.close(dataset)
+                del dataset
+            else:
+                dataset, record = reason_into(inputs)
+                with tempfile.NamedTemporaryFile(suffix=".nq", dir=directory.parent) as nquads:
+                    engine.dump_nquads(dataset, nquads)
+                    nquads.flush()
+                    del dataset
+                    store = ox.Store(str(temporary))
+                    store.bulk_load(path=nquads.name, format=ox.RdfFormat.N_QUADS)
+                    store.optimize()
+                    store.flush()
+                    del store
+            atomic_write(temporary / STORE_RECORD, record.to_json())
+            _swap_in(temporary, directory)
+        except OSError as error:
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise OutputError(f"cannot build the store in {display(directory)}: {error}") from None
+        except BaseException:  # bad input, Ctrl-C: no half-built store left behind
+            shutil.rmtree(temporary, ignore_errors=True)
+            raise
     return StoreInfo(directory, record.counts, engine.name)
+
+
+@contextlib.contextmanager
+def _exclusive(directory: Path) -> Iterator[None]:
+    """Hold the store's lock file (.DIR.lock beside it) while building; refuse at once if another build holds it."""
+    lock = directory.with_name(f".{directory.name}.lock")
+    try:
+        handle = open(lock, "a+b")  # noqa: SIM115 - held for the whole block
+    except OSError as error:
+        raise OutputError(f"cannot build the store in {display(directory)}: {error.strerror or error}") from None
+    with handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows: no advisory locks; builds are not guarded
+            yield
+            return
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(
+                f"the store {display(directory)} is busy: another kg load --store is building it; "
+                "wait for it to finish, then run this again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Put the folder `new` at `target`, with no moment in which `target` holds no store.
+
+    A new target is a plain rename. An existing one is exchanged with `new` atomically (Linux
+    renameat2), and the old store, now at `new`, removed. Where the exchange is unavailable, the
+    old store is moved aside first and moved back if the second rename fails.
+    """
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        exchange = getattr(libc, "renameat2", None)
+        if exchange is not None and exchange(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(target),
+                                             _RENAME_EXCHANGE) == 0:  # fmt: skip
+            shutil.rmtree(new, ignore_errors=True)
+            return
+    aside = target.with_name(f".{target.name}.old")
+    shutil.rmtree(aside, ignore_errors=True)
+    os.rename(target, aside)
+    try:
+        os.rename(new, target)
+    except OSError:
+        os.rename(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)

@@ -288,3 +288,67 @@ def test_timeout_worker_dies_with_kg_and_leaves_no_temporary_file(tmp_path, arti
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         process.stderr.close()
+
+
+# -- on-disk stores: swapped in atomically, built by one load at a time, damage named in one line ---
+
+
+def _count(kg, store: Path) -> str:
+    result = kg("--store", str(store), "query", "--format", "csv", "-e", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    assert result.exit_code == 0, result.stderr
+    return result.stdout
+
+
+def test_rebuilding_a_store_never_leaves_the_folder_without_one(kg, articles_cache, tmp_path, monkeypatch):
+    import shutil
+
+    from kg import store as building
+
+    store = tmp_path / "store"
+    assert kg("load", "--store", str(store)).exit_code == 0
+    before = _count(kg, store)
+    seen = []
+    remove = shutil.rmtree
+
+    def watched(path, *args, **kwargs):  # after every removal the store must still be there, whole
+        remove(path, *args, **kwargs)
+        seen.append((Path(path).name, (store / "kg-store.json").is_file() and (store / "CURRENT").is_file()))
+
+    monkeypatch.setattr(building.shutil, "rmtree", watched)
+    assert kg("load", "--store", str(store)).exit_code == 0
+    assert seen and all(whole for _name, whole in seen), seen
+    assert _count(kg, store) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".store.lock", "store"]  # no .building, no .old
+
+
+def test_a_second_load_into_a_busy_store_says_so(kg, articles_cache, tmp_path):
+    import fcntl
+
+    store = tmp_path / "store"
+    assert kg("load", "--store", str(store)).exit_code == 0
+    before = _count(kg, store)
+    with open(tmp_path / ".store.lock", "a+b") as lock:  # another kg load --store holds the lock
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        result = kg("load", "--store", str(store))
+    assert _one_error(result) == (
+        f"Error: the store {store} is busy: another kg load --store is building it; wait for it to finish, "
+        "then run this again"
+    )
+    assert _count(kg, store) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".store.lock", "store"]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "removed"])
+def test_a_damaged_store_is_one_line_saying_how_to_repair(kg, articles_cache, tmp_path, monkeypatch, damage):
+    monkeypatch.chdir(tmp_path)
+    assert kg("load", "--store", "store").exit_code == 0
+    table = max((tmp_path / "store").glob("*.sst"), key=lambda p: p.stat().st_size)
+    if damage == "truncated":
+        table.write_bytes(table.read_bytes()[:2000])
+    else:
+        table.unlink()
+    line = _one_error(kg("--store", "store", "query", "-e", "ASK { ?s ?p ?o }"))
+    assert line.startswith("Error: store: cannot read the store (Corruption: ")
+    assert line.endswith("); rebuild it with kg load --store store")
+    assert kg("load", "--store", "store").exit_code == 0  # and the repair works
+    assert _count(kg, tmp_path / "store").splitlines()[0] == "n"

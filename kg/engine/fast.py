@@ -355,8 +355,11 @@ class FastEngine(Engine):
             )
         except SyntaxError as error:
             raise QueryError(f"SPARQL syntax error {_position(error, text)}") from None
-        except OSError as error:
-            raise QueryError(f"query failed: {error}") from None
+        except (OSError, RuntimeError) as error:  # RuntimeError: RocksDB found an on-disk store damaged
+            hint = (
+                "; if the store is damaged, rebuild it with kg load --store" if isinstance(error, RuntimeError) else ""
+            )
+            raise QueryError(f"query failed: {' '.join(str(error).split())}{hint}") from None
         answer = Answer(kind=prepared.kind, ordered=prepared.ordered)
         if isinstance(result, ox.QuerySolutions):
             answer.variables = [v.value for v in result.variables]

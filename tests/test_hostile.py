@@ -352,3 +352,33 @@ def test_a_damaged_store_is_one_line_saying_how_to_repair(kg, articles_cache, tm
     assert line.endswith("); rebuild it with kg load --store store")
     assert kg("load", "--store", "store").exit_code == 0  # and the repair works
     assert _count(kg, tmp_path / "store").splitlines()[0] == "n"
+
+
+# -- SERVICE is a clause of the query, not a word in its text ----------------------------------------
+
+
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_service_check_reads_the_query_not_its_text(kg, articles_cache, engine):
+    def csv(text: str) -> list[str]:
+        result = kg("--engine", engine, "query", "--format", "csv", "-e", text)
+        assert (result.exit_code, result.stderr) == (0, ""), result.stderr
+        return result.stdout.splitlines()
+
+    assert csv("PREFIX schema: <http://schema.org/> SELECT ?service WHERE { ?service a schema:Service }") == ["service"]
+    assert csv('SELECT ("SERVICE <http://127.0.0.1:9/> {}" AS ?s) {} # SERVICE <http://127.0.0.1:9/>') == [
+        "s",
+        "SERVICE <http://127.0.0.1:9/> {}",
+    ]
+    # FROM with the query's own prefix names the same graph as its full IRI
+    count = "SELECT (COUNT(*) AS ?n) {} WHERE {{ ?s ?p ?o }}"
+    own = csv("PREFIX g: <https://w3id.org/battery-kg/graph/> " + count.format("FROM g:data"))
+    full = csv(count.format("FROM <https://w3id.org/battery-kg/graph/data>"))
+    assert own == full and int(full[1]) > 0
+    for refused in ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }",
+                    "SELECT * WHERE { service silent ?where { ?s ?p ?o } }"):  # fmt: skip
+        line = _one_error(kg("--engine", engine, "query", "-e", refused))
+        assert line == "Error: query text: SERVICE is not allowed: kg queries only its own graphs, offline"
+    # SERVICE followed by no endpoint: one line (a syntax error or the refusal), no traceback
+    assert _one_error(kg("--engine", engine, "query", "-e", "SELECT * WHERE { SERVICE ( }")).startswith(
+        "Error: query text: "
+    )

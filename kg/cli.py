@@ -22,7 +22,7 @@ from kg.engine import DEFAULT_ENGINE, Capability, available_engines, get_engine
 from kg.errors import KgError, UsageError, ValidationError
 from kg.graph import Inputs, KnowledgeGraph, open_graph
 from kg.paths import cache_dir, config_path, data_dir, default_shapes, display, ontology_dir, queries_dir, read_config
-from kg.process import emit, stream_output, with_deadline
+from kg.process import emit, local_time_limit, stream_output, with_deadline
 from kg.queries import bind_query, execute, list_queries, parse_assignment
 from kg.results import GRAPH_FORMATS, RESULT_FORMATS, curie, render_table, serialize_graph, write_answer
 
@@ -466,8 +466,9 @@ def stats(settings: Settings) -> None:
 )
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Stop the query after this many seconds (locally: a worker process; an --endpoint's default is 30).",
+    type=click.FloatRange(min=0),
+    help="Stop the query after this many seconds, 0 for no limit (locally: a worker process; default "
+    "$KG_QUERY_TIMEOUT, else 600; an --endpoint's default is 30).",
 )
 @output_option()
 @click.option(
@@ -531,6 +532,7 @@ def query(
     if endpoint:
         _query_endpoint(bound, endpoint, timeout, fmt, no_reasoning=no_reasoning, labels=not no_labels, output=output)
         return
+    timeout = local_time_limit(timeout)
     kg = settings.open(reasoning=not no_reasoning)
     if with_files:
         kg = kg.with_graphs(_load_with_files(with_files, kg))

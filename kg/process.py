@@ -19,12 +19,29 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from kg.errors import KgError, QueryError
+from kg.errors import KgError, QueryError, UsageError
 from kg.paths import atomic_stream, atomic_write, remove_temporary_files
 
-__all__ = ["with_deadline", "exit_on_sigterm", "emit", "stream_output"]
+__all__ = ["local_time_limit", "with_deadline", "exit_on_sigterm", "emit", "stream_output"]
 
 T = TypeVar("T")
+
+
+QUERY_TIMEOUT_ENV = "KG_QUERY_TIMEOUT"
+DEFAULT_QUERY_SECONDS = 600.0  # a local query runs at most this long unless told otherwise
+
+
+def local_time_limit(given: float | None) -> float | None:
+    """The time limit of a local query: --timeout, else $KG_QUERY_TIMEOUT, else 600 s; 0 means none (None)."""
+    if given is None:
+        raw = os.environ.get(QUERY_TIMEOUT_ENV, "").strip()
+        try:
+            given = float(raw) if raw else DEFAULT_QUERY_SECONDS
+        except ValueError:
+            raise UsageError(f"{QUERY_TIMEOUT_ENV}={raw!r} is not a number of seconds (0 for no limit)") from None
+        if given < 0 or given != given:
+            raise UsageError(f"{QUERY_TIMEOUT_ENV}={raw!r} is not a number of seconds (0 for no limit)")
+    return None if given == 0 else given
 
 
 def with_deadline(produce: Callable[[], T], seconds: float) -> T:

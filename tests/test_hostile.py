@@ -382,3 +382,23 @@ def test_service_check_reads_the_query_not_its_text(kg, articles_cache, engine):
     assert _one_error(kg("--engine", engine, "query", "-e", "SELECT * WHERE { SERVICE ( }")).startswith(
         "Error: query text: "
     )
+
+
+# -- local queries have a time limit by default ------------------------------------------------------
+
+
+def test_local_queries_have_a_default_time_limit(kg, articles_cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("KG_QUERY_TIMEOUT", "1")  # the default (600 s) made short, as an operator may
+    out = tmp_path / "rows.csv"
+    result = kg("query", "--format", "csv", "-o", str(out), "-e", ENDLESS)
+    assert _one_error(result) == (
+        "Error: the query was stopped after 1 s (--timeout 1); narrow it down with LIMIT or FILTER, or allow more time"
+    )
+    assert list(tmp_path.iterdir()) == []
+    # --timeout 0: no limit, no worker (an endless query would run on; a quick one shows it)
+    quick = kg("query", "--timeout", "0", "--format", "csv", "-e", "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
+    assert quick.exit_code == 0 and quick.stdout.splitlines()[0] == "n"
+    monkeypatch.setenv("KG_QUERY_TIMEOUT", "soon")
+    assert _one_error(kg("query", "-e", "ASK {}")) == (
+        "Error: KG_QUERY_TIMEOUT='soon' is not a number of seconds (0 for no limit)"
+    )

@@ -171,7 +171,7 @@ def start(
     listens on a free loopback port only the gate talks to.
     """
     log = workdir / "server.log"
-    gate = Gate((host, port), allow_service=allow_service, cors=cors)
+    gate = Gate((host, port), allow_service=allow_service, cors=cors, timeout=timeout)
     inner = _free_loopback_port()
     gate.upstream = ("127.0.0.1", inner)
     command = [
@@ -226,6 +226,8 @@ def _free_loopback_port() -> int:
 
 SERVICE_REFUSED = "SERVICE is not allowed: this endpoint answers from its own graphs only (kg serve --allow-service)"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a query or form larger than this is refused (413)
+BUFFERED_BYTES = 1024 * 1024  # answers up to this size are held until complete, so their status is true
+CANCELLED = b"The SPARQL operation has been cancelled"  # how Oxigraph ends an answer its time limit stopped
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -250,8 +252,9 @@ class Gate(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], *, allow_service: bool, cors: str | None) -> None:
+    def __init__(self, address: tuple[str, int], *, allow_service: bool, cors: str | None, timeout: float = 30) -> None:
         host, port = address
+        self.query_seconds = timeout
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.allow_service = allow_service
         self.cors = cors
@@ -332,22 +335,69 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
         upstream = http.client.HTTPConnection(*self.server.upstream, timeout=None)
         try:
             upstream.request(self.command, self.path, body=body if length else None, headers=headers)
-            response = upstream.getresponse()
-            self.send_response(response.status, response.reason)
-            for key, value in response.getheaders():
-                if key.lower() not in _HOP_BY_HOP and not key.lower().startswith("access-control-"):
-                    self.send_header(key, value)
-            self._cors_headers()
-            self.send_header("Connection", "close")
-            self.end_headers()
-            self.close_connection = True
-            if self.command != "HEAD":
-                while chunk := response.read1(1 << 16) if hasattr(response, "read1") else response.read(1 << 16):
-                    self.wfile.write(chunk)
+            self._answer(upstream.getresponse())
         except (OSError, http.client.HTTPException):
             self.close_connection = True
         finally:
             upstream.close()
+
+    def _answer(self, response: http.client.HTTPResponse) -> None:
+        """Relay Oxigraph's answer, with a status that tells the truth.
+
+        Oxigraph sends 200 at once and, when its time limit stops a query, ends the body with a
+        line saying so. An answer that fits in BUFFERED_BYTES is held until complete: stopped,
+        it becomes a 503 with one line. A longer one streams in chunks, holding back its last
+        bytes; if it was stopped or cut, or is still streaming when the time limit is up, the
+        connection closes without the final chunk, so the client sees an incomplete answer
+        rather than a complete-looking one.
+        """
+        seconds = self.server.query_seconds
+        deadline = time.monotonic() + seconds  # Oxigraph's limit does not stop an answer it is streaming
+        head, ended = b"", False
+        while len(head) <= BUFFERED_BYTES and time.monotonic() < deadline:
+            chunk = response.read1(1 << 16)
+            if not chunk:
+                ended = True
+                break
+            head += chunk
+        stopped = not ended and len(head) <= BUFFERED_BYTES
+        if stopped or (ended and response.status == 200 and head.rstrip().endswith(CANCELLED)):
+            return self._refuse(503, f"the query was stopped after {seconds:g} s (kg serve --timeout)")
+        self.send_response(response.status, response.reason)
+        for key, value in response.getheaders():
+            if key.lower() not in _HOP_BY_HOP | {"content-length"} and not key.lower().startswith("access-control-"):
+                self.send_header(key, value)
+        self._cors_headers()
+        self.send_header("Connection", "close")
+        self.close_connection = True
+        if ended:
+            self.send_header("Content-Length", str(len(head)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(head)
+            return
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        keep = len(CANCELLED) + 2  # the tail that may turn out to be Oxigraph's "cancelled" line
+        pending = head
+        try:
+            while chunk := response.read1(1 << 16):
+                if time.monotonic() > deadline:
+                    return  # stopped: no final chunk
+                pending += chunk
+                if len(pending) > keep:
+                    self._chunk(pending[:-keep])
+                    pending = pending[-keep:]
+        except (OSError, http.client.HTTPException):
+            return  # cut: no final chunk
+        if pending.rstrip().endswith(CANCELLED):
+            return  # stopped by Oxigraph: no final chunk
+        self._chunk(pending)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _chunk(self, data: bytes) -> None:
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
 
 
 def check_store(location: Path) -> None:

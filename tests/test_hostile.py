@@ -402,3 +402,29 @@ def test_local_queries_have_a_default_time_limit(kg, articles_cache, tmp_path, m
     assert _one_error(kg("query", "-e", "ASK {}")) == (
         "Error: KG_QUERY_TIMEOUT='soon' is not a number of seconds (0 for no limit)"
     )
+
+
+# -- kg serve: a stopped query is not answered with 200 --------------------------------------------
+
+
+def test_serve_says_when_its_time_limit_stopped_a_query(tmp_path, articles_kg, articles_cache_dir):
+    import http.client
+
+    process, port, _banner = _serve(tmp_path, articles_cache_dir, "--timeout", "1")
+    try:
+        status, _headers, body = _post(port, ENDLESS.replace("SELECT *", "SELECT (COUNT(*) AS ?n)"))
+        assert (status, body) == (503, "the query was stopped after 1 s (kg serve --timeout)\n")
+        # an answer already streaming when the limit is up ends incomplete, never as a whole 200
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/query",
+            data=urllib.parse.urlencode({"query": ENDLESS}).encode(),
+            headers={"Accept": "text/csv"},
+        )
+        with OPENER.open(request, timeout=60) as response:
+            assert response.status == 200
+            with pytest.raises(http.client.IncompleteRead):
+                response.read()
+        status, headers, body = _post(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?type }")
+        assert status == 200 and body.splitlines()[0] == "n" and int(headers["Content-Length"]) == len(body)
+    finally:
+        stop(process)

@@ -18,16 +18,17 @@ from pathlib import Path
 import click
 
 from kg import __version__, progress
+from kg import formats as rdf_formats
 from kg.engine import DEFAULT_ENGINE, Capability, available_engines, get_engine
 from kg.errors import KgError, UsageError, ValidationError
 from kg.graph import Inputs, KnowledgeGraph, open_graph
 from kg.paths import cache_dir, config_path, data_dir, default_shapes, display, ontology_dir, queries_dir, read_config
 from kg.process import emit, local_time_limit, stream_output, with_deadline
 from kg.queries import bind_query, execute, list_queries, parse_assignment
-from kg.results import GRAPH_FORMATS, RESULT_FORMATS, curie, render_table, serialize_graph, write_answer
+from kg.results import GRAPH_FORMATS, RESULT_FORMATS, answer_format, curie, render_table, serialize_graph, write_answer
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
-GRAPH_OUTPUT_FORMATS = ("ttl", "nt", "jsonld")
+CONFIG_KEYS = frozenset({"engine"})  # what the [kg] section of the config file may set
 
 
 class _KgClickError(click.ClickException):
@@ -39,6 +40,19 @@ class _KgClickError(click.ClickException):
 
 
 class KgGroup(click.Group):
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command with the first sentence of its help, whole (click cuts it off with "...")."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = " ".join((command.short_help or command.help or "").split("\n\n")[0].split())
+            rows.append((name, text.split(". ")[0].rstrip(".") + "."))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -59,8 +73,25 @@ class Settings:
     engine: str = DEFAULT_ENGINE
     validate: bool = True
     store: Path | None = None
+    input_format: str | None = None
+    verbose: bool = False
+    _logged: bool = False
+
+    def log_folders(self) -> None:
+        """With -v: which folders, engine and store this command uses (kg info shows the same), once."""
+        if self.verbose and not self._logged:
+            self._logged = True
+            from kg.paths import bundled_root, workspace
+
+            where = workspace()
+            log = logging.getLogger("kg")
+            log.info("workspace: %s", where if where else f"none: the bundled copy in {bundled_root()}")
+            log.info("data: %s", ", ".join(display(p) for p in self.data))
+            log.info("ontology: %s; queries: %s", display(self.ontology), display(self.queries))
+            log.info("engine: %s; store: %s", self.engine, display(self.store) if self.store else "none")
 
     def inputs(self, data: tuple[Path, ...] | None = None, shapes: Path | None = None) -> Inputs:
+        self.log_folders()
         return Inputs(
             ontology=self.ontology,
             data=data or self.data,
@@ -179,66 +210,211 @@ def _engine_name(ctx: click.Context, param: click.Parameter, value: str | None) 
     return value
 
 
+def _global_options(*, on_command: bool, store: bool = True):
+    """The options that say which graph a command works on, and how: --data, --add-data,
+    --input-format, --ontology, --queries, --engine, --store, --no-cache, --no-validate, -v.
+
+    The group takes them before the command (with their environment variables); every command
+    takes them too, after its name, where they override what was given before it.
+    """
+
+    def option(*decls: str, field: str, envvar: str | None = None, check=None, **kwargs):
+        if on_command:
+            return click.option(*decls, field, expose_value=False, callback=_override, **kwargs)
+        return click.option(*decls, field, envvar=envvar, callback=check, **kwargs)
+
+    options = [
+        option(
+            "--data",
+            field="data",
+            envvar="KG_DATA",
+            multiple=True,
+            type=click.Path(path_type=Path, allow_dash=True),
+            help="Data file or folder, or - for stdin (repeatable; also $KG_DATA, paths separated by "
+            f"{os.pathsep!r}). Default: the workspace's data/ (see kg info).",
+        ),
+        option(
+            "--add-data",
+            field="add_data",
+            multiple=True,
+            type=click.Path(path_type=Path, allow_dash=True),
+            metavar="PATH",
+            help="Data file or folder read in addition to the data (repeatable): your own files beside ours.",
+        ),
+        option(
+            "--input-format",
+            field="input_format",
+            metavar="FORMAT",
+            is_eager=True,
+            help="RDF format of --data - (stdin): ttl, nt, jsonld, xml, nq or trig. Default: ttl.",
+        ),
+        option(
+            "--ontology",
+            field="ontology",
+            type=click.Path(path_type=Path),
+            help="Ontology folder holding kg.ttl and catalog-v001.xml. Default: the workspace's ontology/.",
+        ),
+        option(
+            "--queries",
+            field="queries",
+            type=click.Path(path_type=Path),
+            help="Folder of named queries (*.rq). Default: the workspace's queries/.",
+        ),
+        option(
+            "--no-cache", field="no_cache", is_flag=True, help="Reason from scratch; neither read nor write the cache."
+        ),
+        option(
+            "--engine",
+            field="engine",
+            envvar="KG_ENGINE",
+            check=_engine_name,
+            metavar="NAME",
+            help=f"Which engine parses, reasons and queries: {' or '.join(available_engines())} (also $KG_ENGINE, "
+            f"or `engine =` in the [kg] section of the config file, ~/.config/battery-kg/config.ini or $KG_CONFIG). "
+            f"Default: {DEFAULT_ENGINE}.",
+        ),
+        option(
+            "--no-validate",
+            field="no_validate",
+            is_flag=True,
+            help="Reason and query even when the data breaks the shapes.",
+        ),
+        option(
+            "-v", "--verbose", field="verbose", is_flag=True, help="Log what runs (folders, engine, cache) to stderr."
+        ),
+    ]
+    if store:
+        options.insert(
+            -1,
+            option(
+                "--store",
+                field="store",
+                envvar="KG_STORE",
+                type=click.Path(path_type=Path, file_okay=False),
+                help="Query this on-disk store (built by kg load --store) instead of parsing and reasoning "
+                "(also $KG_STORE).",
+            ),
+        )
+
+    def decorate(function):
+        for each in reversed(options):
+            function = each(function)
+        return function
+
+    return decorate
+
+
+def _override(ctx: click.Context, param: click.Parameter, value) -> None:
+    """A global option given after the command's name: it replaces (or, --add-data, extends) the value
+    given before the name."""
+    if value is None or value is False or value == ():
+        return
+    settings = ctx.find_object(Settings)
+    if settings is None:  # the command runs without the group (a test invoking it alone)
+        return
+    name = param.name
+    if name == "data":
+        settings.data = _data_paths(value, settings.input_format)
+    elif name == "add_data":
+        settings.data = (*settings.data, *_data_paths(value, settings.input_format))
+    elif name == "input_format":
+        settings.input_format = value
+    elif name == "engine":
+        settings.engine = _engine_name(ctx, param, value)
+    elif name == "no_cache":
+        settings.use_cache = False
+    elif name == "no_validate":
+        settings.validate = False
+    elif name == "verbose":
+        settings.verbose = True
+        _setup_logging(True)
+    else:
+        setattr(settings, name, value)
+
+
+def _data_paths(values, input_format: str | None) -> tuple[Path, ...]:
+    """--data values; `-` is stdin, copied once into a temporary file the command reads like any other."""
+    paths = []
+    for value in values:
+        if str(value) == "-":
+            paths.append(_stdin_file(input_format))
+        else:
+            paths.append(Path(value))
+    return tuple(paths)
+
+
+def _stdin_file(input_format: str | None) -> Path:
+    import shutil
+    import tempfile
+
+    from kg.formats import by_name
+
+    rdf_format = by_name(input_format or "ttl")
+    ctx = click.get_current_context().find_root()
+    folder = Path(tempfile.mkdtemp(prefix="kg-stdin-"))
+    ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    path = folder / f"stdin{rdf_format.suffix}"
+    with path.open("wb") as out:
+        shutil.copyfileobj(sys.stdin.buffer, out)
+    return path
+
+
 @click.group(cls=KgGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "--version", prog_name="kg")
 @click.option(
-    "--data",
-    "data",
-    multiple=True,
-    envvar="KG_DATA",
-    type=click.Path(path_type=Path),
-    help="Data file or folder (repeatable; also $KG_DATA, paths separated by "
-    f"{os.pathsep!r}). Default: the bundled data/.",
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, param, value: _print_version(ctx) if value and not ctx.resilient_parsing else None,
+    help="Show the version of kg and of its engines, and exit.",
 )
-@click.option(
-    "--ontology",
-    type=click.Path(path_type=Path),
-    help="Ontology folder holding kg.ttl and catalog-v001.xml. Default: the bundled ontology/.",
-)
-@click.option(
-    "--queries", type=click.Path(path_type=Path), help="Folder of named queries (*.rq). Default: the bundled queries/."
-)
-@click.option("--no-cache", is_flag=True, help="Reason from scratch; neither read nor write the cache.")
-@click.option(
-    "--engine",
-    envvar="KG_ENGINE",
-    callback=_engine_name,
-    metavar="NAME",
-    help=f"Which engine parses, reasons and queries: {' or '.join(available_engines())} (also $KG_ENGINE, or "
-    f"`engine =` in the [kg] section of the config file, ~/.config/battery-kg/config.ini or $KG_CONFIG). "
-    f"Default: {DEFAULT_ENGINE}.",
-)
-@click.option("--no-validate", is_flag=True, help="Reason and query even when the data breaks the shapes.")
-@click.option(
-    "--store",
-    type=click.Path(path_type=Path, file_okay=False),
-    envvar="KG_STORE",
-    help="Query this on-disk store (built by kg load --store) instead of parsing and reasoning (also $KG_STORE).",
-)
-@click.option("-v", "--verbose", is_flag=True, help="Log what runs (engine, cache hits) to stderr.")
+@_global_options(on_command=False)
 @click.pass_context
-def cli(ctx: click.Context, data, ontology, queries, no_cache, engine, no_validate, store, verbose) -> None:
+def cli(
+    ctx: click.Context, data, add_data, input_format, ontology, queries, no_cache, engine, no_validate, store, verbose
+) -> None:
     """Build, reason over and query the battery-kg knowledge graph.
 
-    Errors print one line starting with "Error:" and exit with status 2.
+    Run inside a workspace (a checkout, or a folder made by kg init), kg reads that folder's data/,
+    ontology/ and queries/; elsewhere, the copy installed with it (kg info says which). The options
+    above are also taken after the command's name.
+
+    Errors print one line starting with "Error:" and exit with status 2; invalid data makes
+    validate exit with 1.
     """
     _setup_logging(verbose)
     ctx.with_resource(progress.listen(_Progress(sys.stderr, tty=sys.stderr.isatty(), verbose=verbose)))
     engine = engine or _configured_engine()
     ctx.obj = Settings(
-        data=tuple(data) or (data_dir(),),
+        data=(_data_paths(data, input_format) if data else (data_dir(),)) + _data_paths(add_data, input_format),
         ontology=ontology or ontology_dir(),
         queries=queries or queries_dir(),
         use_cache=not no_cache,
         engine=engine,
         validate=not no_validate,
         store=store,
+        input_format=input_format,
+        verbose=verbose,
     )
+
+
+def _print_version(ctx: click.Context) -> None:
+    engines = ", ".join(f"{name} ({get_engine(name).version})" for name in available_engines())
+    click.echo(f"kg {__version__}\nengines: {engines}")
+    ctx.exit()
 
 
 def _configured_engine() -> str:
     """The config file's engine, else the default; an unknown name is an error naming the file."""
-    configured = read_config().get("engine")
+    config = read_config()
+    for key in sorted(set(config) - CONFIG_KEYS):
+        logging.getLogger("kg").warning(
+            "%s: unknown key %r ignored (the [kg] section takes: %s)",
+            display(config_path()),
+            key,
+            ", ".join(CONFIG_KEYS),
+        )
+    configured = config.get("engine")
     if configured is None:
         return DEFAULT_ENGINE
     if configured not in available_engines():
@@ -333,7 +509,46 @@ def _suffix_help(exports) -> str:
 # -- commands, in pipeline order -----------------------------------------------------------
 
 
+@cli.command("init")
+@click.argument("directory", type=click.Path(path_type=Path), metavar="DIR")
+@click.option("--no-data", is_flag=True, help="Start with an empty data/ (your own sources only).")
+def init_command(directory: Path, no_data: bool) -> None:
+    """Create a workspace DIR with a copy of the bundled ontology/, data/ and queries/.
+
+    Inside DIR (or any folder below it) kg reads DIR's folders: add a source file to DIR/data/
+    and every command sees it.
+    """
+    from kg.workspace import init
+
+    created = init(directory, data=not no_data)
+    parts = ", ".join(f"{name}/ ({count} files)" for name, count in created.files.items())
+    click.echo(f"created the workspace {display(created.path)}: {parts}", err=True)
+    click.echo(f"cd {display(created.path)} and run kg there; kg info shows the folders in use", err=True)
+
+
+@cli.command("info")
+@_global_options(on_command=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
+@click.pass_obj
+def info_command(settings: Settings, fmt: str) -> None:
+    """Say which workspace, data, ontology, shapes, queries, engine, store, cache and config file
+    the other commands would use here, with these options."""
+    import json
+
+    from kg.workspace import setup
+
+    rows = [("kg", __version__), *setup(settings.inputs(), settings.queries)]
+    if fmt == "json":
+        emit(json.dumps(dict(rows), ensure_ascii=False, indent=2) + "\n", "-")
+        return
+    width = max(len(key) for key, _ in rows)
+    emit("".join(f"{key.ljust(width)}  {value}\n" for key, value in rows), "-")
+
+
 @cli.command("load")
+@_global_options(on_command=True, store=False)
 @click.option(
     "--store",
     "store_dir",
@@ -354,6 +569,7 @@ def load_command(settings: Settings, store_dir: Path) -> None:
 
 
 @cli.command("validate")
+@_global_options(on_command=True)
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path), metavar="[FILES]...")
 @click.option(
     "--format",
@@ -389,13 +605,14 @@ def validate_command(settings: Settings, files: tuple[Path, ...], fmt: str, shap
 
 
 @cli.command()
+@_global_options(on_command=True)
 @output_option(required=True)
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice([*GRAPH_OUTPUT_FORMATS, "nq", "trig"]),
-    help="Serialization: ttl, nt, jsonld (one graph) or nq, trig (the graphs kept apart). "
-    "Default: from the file suffix (.nt, .jsonld, .nq, .trig), else ttl.",
+    type=click.Choice(rdf_formats.names()),
+    help="Serialization: ttl, nt, jsonld, xml (RDF/XML) for one graph, or nq, trig to keep the graphs apart. "
+    "Default: from the file suffix (.ttl, .nt, .jsonld, .rdf or .owl, .nq, .trig); Turtle on stdout.",
 )
 @click.option("--inferred-only", is_flag=True, help="Write only the inferred triples, not the asserted ones.")
 @click.pass_obj
@@ -414,16 +631,58 @@ def reason(settings: Settings, output: str, fmt: str | None, inferred_only: bool
 
 
 def _format_from_suffix(output: str) -> str:
-    return {".nt": "nt", ".jsonld": "jsonld", ".nq": "nq", ".trig": "trig"}.get(Path(output).suffix, "ttl")
+    """The RDF format an output file's suffix says (Turtle on stdout); an unknown suffix is an error."""
+    if output == "-":
+        return "ttl"
+    if Path(output).is_dir():
+        from kg.errors import OutputError
+
+        raise OutputError(f"cannot write {output}: it is a directory")
+    return rdf_formats.from_path(output, what="file to write").name
 
 
 @cli.command()
+@_global_options(on_command=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "tsv", "json"]),
+    help="table for reading; csv, tsv (what, name, count rows) or json for tools. Default: from -o's suffix "
+    "(.txt, .csv, .tsv, .json), else a table.",
+)
+@output_option()
 @click.pass_obj
-def stats(settings: Settings) -> None:
+def stats(settings: Settings, fmt: str | None, output: str) -> None:
     """Count triples per graph and entities per most specific kg: class."""
     from kg.stats import stats as compute_stats
 
+    fmt = fmt or answer_format("SELECT", output)
+    if fmt == "xml":
+        raise UsageError(f"{output}: kg stats writes .txt, .csv, .tsv or .json; give one of those or --format")
     result = compute_stats(settings.open())
+    emit(_stats_text(result, fmt), output)
+
+
+def _stats_text(result, fmt: str) -> str:
+    import csv
+    import io
+    import json
+
+    if fmt == "json":
+        document = {
+            "graphs": result.triples,
+            "data_files": result.data_graphs,
+            "classes": {curie(c): n for c, n in result.classes},
+        }
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if fmt in ("csv", "tsv"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        writer.writerow(["what", "name", "count"])
+        writer.writerows(["graph triples", name, n] for name, n in result.triples.items())
+        writer.writerow(["data files", "", result.data_graphs])
+        writer.writerows(["class entities", curie(c), n] for c, n in result.classes)
+        return buffer.getvalue()
     text = render_table(
         ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
     )
@@ -432,11 +691,17 @@ def stats(settings: Settings) -> None:
     text += "\n" + render_table(
         ["class", "entities"], [[curie(c), str(n)] for c, n in result.classes], right_align=[False, True]
     )
-    emit(text, "-")
+    return text
 
 
 @cli.command()
-@click.argument("query", required=False, metavar="NAME|PATH")
+@_global_options(on_command=True)
+@click.argument(
+    "query",
+    required=False,
+    metavar="NAME|PATH|-",
+    shell_complete=lambda ctx, param, incomplete: [name for name in _query_names() if name.startswith(incomplete)],
+)
 @click.option(
     "-e", "--expression", "sparql_text", metavar="SPARQL", help="Run this SPARQL text instead of a named query."
 )
@@ -445,9 +710,9 @@ def stats(settings: Settings) -> None:
     "--format",
     "fmt",
     type=click.Choice(RESULT_FORMATS + GRAPH_FORMATS),
-    default="table",
-    show_default=True,
-    help="Result format; CONSTRUCT and DESCRIBE always give Turtle.",
+    help="Result format. Default: from -o's suffix (.txt table, .csv, .tsv, .json or .srj, .xml or .srx; "
+    "for CONSTRUCT and DESCRIBE any RDF suffix: .ttl, .nt, .jsonld, .rdf, .nq, .trig), else a table "
+    "(Turtle for CONSTRUCT and DESCRIBE) on stdout.",
 )
 @click.option(
     "-p",
@@ -498,7 +763,7 @@ def query(
     query: str | None,
     sparql_text: str | None,
     list_only: bool,
-    fmt: str,
+    fmt: str | None,
     params: tuple[str, ...],
     no_reasoning: bool,
     no_labels: bool,
@@ -513,11 +778,15 @@ def query(
     if list_only:
         if query or sparql_text:
             raise UsageError("--list takes no query")
-        rows = [[info.name, info.title] for info in list_queries(settings.queries)]
-        emit(render_table(["name", "title"], rows), output)
+        emit(_query_list(settings.queries, fmt or _list_format(output)), output)
         return
     if bool(query) == bool(sparql_text):
-        raise UsageError("give a query NAME or PATH, or -e SPARQL (see kg query --list)")
+        raise UsageError("give a query NAME or PATH, - for a query on stdin, or -e SPARQL (see kg query --list)")
+    if query == "-":
+        sparql_text = sys.stdin.read()
+        query = None
+        if not sparql_text.strip():
+            raise UsageError("no query on stdin: kg query - reads the SPARQL text from stdin")
     bindings = dict(parse_assignment(p) for p in params)
     if len(bindings) < len(params):
         raise UsageError("each --param NAME may be given once")
@@ -528,6 +797,7 @@ def query(
     engine = get_engine(settings.engine)
     # Check the query and its params before paying for loading and reasoning.
     bound = bind_query(sparql_text or query, queries_dir=settings.queries, engine=engine, **bindings)
+    fmt = answer_format(bound.prepared.kind, output, fmt)
     streamed = _streams(bound, fmt, stream, endpoint)
     if endpoint:
         _query_endpoint(bound, endpoint, timeout, fmt, no_reasoning=no_reasoning, labels=not no_labels, output=output)
@@ -549,9 +819,41 @@ def query(
     labels = None if no_labels else kg.dataset
 
     def answer() -> str:
-        return write_answer(execute(bound, kg.dataset, kg.engine), fmt, labels_from=labels)
+        started = time.perf_counter()
+        result = execute(bound, kg.dataset, kg.engine)
+        logging.getLogger("kg").info(
+            "query answered in %.3f s by the %s engine", time.perf_counter() - started, kg.engine.name
+        )
+        return write_answer(result, fmt, labels_from=labels)
 
     emit(with_deadline(answer, timeout) if timeout is not None else answer(), output)
+
+
+def _query_names() -> list[str]:
+    """The named queries, for shell completion (the workspace's queries/)."""
+    try:
+        return [info.name for info in list_queries(queries_dir())]
+    except KgError:
+        return []
+
+
+def _list_format(output: str) -> str:
+    return answer_format("SELECT", output)
+
+
+def _query_list(folder: Path, fmt: str) -> str:
+    """The named queries: name, title and the parameters each takes (-p NAME=...; NAME? when optional)."""
+    from rdflib import Literal
+
+    from kg.engine import Answer
+
+    rows = []
+    for info in list_queries(folder):
+        params = " ".join(f"{p.name}" + ("?" if p.optional else "") for p in info.params or ())
+        rows.append((Literal(info.name), Literal(info.title or ""), Literal(params)))
+    if fmt == "table":
+        return render_table(["name", "title", "parameters"], [[str(cell) for cell in row] for row in rows])
+    return write_answer(Answer("SELECT", ["name", "title", "parameters"], rows, ordered=True), fmt)
 
 
 def _named_parameters(bound, kg: KnowledgeGraph):
@@ -569,7 +871,26 @@ def _named_parameters(bound, kg: KnowledgeGraph):
         for name, value in bound.bindings.items()
         if "IRI" in kinds.get(name, "") and isinstance(value, Literal) and not value.language and not value.datatype
     }
-    return replaced(bound, bindings={**bound.bindings, **named}) if named else bound
+    bound = replaced(bound, bindings={**bound.bindings, **named}) if named else bound
+    _warn_unknown_entities(bound, kg)
+    return bound
+
+
+def _warn_unknown_entities(bound, kg: KnowledgeGraph) -> None:
+    """A parameter naming an IRI the graph never mentions gives an empty answer: say so on stderr."""
+    from rdflib import URIRef
+
+    for name, value in sorted(bound.bindings.items()):
+        if isinstance(value, URIRef):
+            known = kg.run(f"ASK {{ {{ <{value}> ?p ?o }} UNION {{ ?s ?p <{value}> }} }}").boolean
+            if not known:
+                logging.getLogger("kg").warning(
+                    "-p %s=%s: the graph has no such entity, so nothing matches it; give a CURIE it has "
+                    "or a name (-p %s=군산 or Gunsan is looked up)",
+                    name,
+                    curie(value),
+                    name,
+                )
 
 
 def _streams(bound, fmt: str, stream: bool, endpoint: str | None) -> bool:
@@ -632,7 +953,10 @@ def _query_endpoint(
     if no_reasoning:
         raise UsageError("--no-reasoning is for local queries; an endpoint answers from whatever it holds")
     timeout = timeout or remote.DEFAULT_TIMEOUT
-    text = bind_values(bound.prepared.text, bound.bindings)
+    from kg.engine.sparql_text import with_prefixes
+    from kg.namespaces import PREFIXES
+
+    text = with_prefixes(bind_values(bound.prepared.text, bound.bindings), {p: str(n) for p, n in PREFIXES.items()})
     answer = remote.query(endpoint, text, bound.prepared.kind, ordered=bound.prepared.ordered, timeout=timeout)
     label_graph = None
     if fmt == "table" and labels and answer.graph is None:
@@ -641,12 +965,24 @@ def _query_endpoint(
             sparql = (internal_sparql_dir() / "labels.rq").read_text(encoding="utf-8")
             label_graph = remote.labels(endpoint, iris, sparql, timeout=timeout)
     emit(write_answer(answer, fmt, labels_from=label_graph), output)
+    empty = (
+        answer.boolean is False if answer.kind == "ASK" else not (len(answer.graph) if answer.graph else answer.rows)
+    )
+    if empty:
+        hint = remote.default_graph_hint(endpoint, timeout=timeout)
+        if hint:
+            logging.getLogger("kg").warning("%s", hint)
 
 
 @cli.command("export")
+@_global_options(on_command=True)
 @click.option("--format", "fmt", metavar="FORMAT", cls=_ExportFormats)
 @click.option(
-    "-o", "--output", required=True, metavar="FILE", help="Where to write (CSV: FILE and FILE-edges.csv, or one .zip)."
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE",
+    help="Where to write (CSV: FILE and FILE-edges.csv, or one .zip); - for stdout, with --format.",
 )
 @subgraph_options
 @click.option("--hierarchy", is_flag=True, help="Export the ontology's class hierarchy instead of the entities.")
@@ -675,15 +1011,15 @@ def export_command(
     from kg.page import write_html  # noqa: F401 - registers html
     from kg.project import class_hierarchy
 
+    if output == "-" and fmt is None:
+        raise UsageError("-o - writes to stdout: give the format with --format (csv there is a zip of both tables)")
     fmt = format_of(output, fmt)
-    if output == "-":
-        raise UsageError("kg export writes files; give -o FILE")
     if hierarchy and (inferred or region or classes or focus):
         raise UsageError(
             "--hierarchy exports the class hierarchy; it takes no --inferred, --region, --class or --focus"
         )
     folder = Path(output).parent
-    if not folder.is_dir():  # fail before paying for loading and reasoning
+    if output != "-" and not folder.is_dir():  # fail before paying for loading and reasoning
         raise OutputError(f"cannot write {output}: {folder} is not a folder")
     kg = settings.open()
     with progress.step("projecting the graph"):
@@ -693,14 +1029,24 @@ def export_command(
             graph = _projection(
                 kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth
             )
+    options = ExportOptions(dataset=kg.rdflib, layout=layout, seed=seed)
     with progress.step(f"writing {fmt}"):
-        written = write_export(fmt, graph, ExportOptions(dataset=kg.rdflib, layout=layout, seed=seed), Path(output))
+        if output == "-":
+            from kg.export import export_bytes
+
+            emit(export_bytes(fmt, graph, options), "-")
+            written = ["stdout"]
+        else:
+            written = write_export(fmt, graph, options, Path(output))
     files = " and ".join(str(p) for p in written)
     click.echo(f"wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {files}", err=True)
 
 
 @cli.command("render")
-@click.option("-o", "--output", required=True, metavar="FILE", help="The picture to write: FILE.svg or FILE.png.")
+@_global_options(on_command=True)
+@click.option(
+    "-o", "--output", required=True, metavar="FILE", help="The picture to write: FILE.svg or FILE.png; - for stdout."
+)
 @click.option("--format", "fmt", type=click.Choice(["svg", "png"]), help="Picture format. Default: from -o's suffix.")
 @click.option(
     "--value-chain",
@@ -732,8 +1078,8 @@ def render_command(
     from kg import render as rendering
     from kg.paths import atomic_write
 
-    if output == "-":
-        raise UsageError("kg render writes a picture file; give -o FILE.svg or FILE.png")
+    if output == "-" and fmt is None:
+        raise UsageError("-o - writes the picture to stdout: give --format svg or --format png")
     fmt = rendering.format_of(output, fmt)
     if value_chain and matrix:
         raise UsageError("--value-chain and --matrix draw different pictures; give one of them")
@@ -767,11 +1113,15 @@ def render_command(
         dot = rendering.graph_dot(graph, lang=lang, title=title, labels=category_labels(kg.ontology))
         picture = rendering.run_graphviz(dot, fmt)
         what = f"{graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges"
-    atomic_write(Path(output), picture)
-    click.echo(f"drew {what} to {output}", err=True)
+    if output == "-":
+        emit(picture, "-")
+    else:
+        atomic_write(Path(output), picture)
+    click.echo(f"drew {what} to {'stdout' if output == '-' else output}", err=True)
 
 
 @cli.command("analyze")
+@_global_options(on_command=True)
 @click.option("--region", metavar="PLACE", help="Analyse only what lies in PLACE (kgd:gunsan, Gunsan, 군산).")
 @click.option(
     "--format",
@@ -800,6 +1150,7 @@ def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str,
 
 
 @cli.command()
+@_global_options(on_command=True)
 @click.argument("file", type=click.Path(path_type=Path), metavar="FILE")
 @click.option("-o", "--output", required=True, metavar="LINKSET", help="Where to write the skos:exactMatch linkset.")
 @click.option(
@@ -817,8 +1168,8 @@ def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str,
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(GRAPH_OUTPUT_FORMATS),
-    help="Linkset serialization. Default: from the file suffix (.nt, .jsonld), else ttl.",
+    type=click.Choice(rdf_formats.names()),
+    help="Linkset serialization. Default: from the file suffix (.ttl, .nt, .jsonld, .rdf, .nq, .trig).",
 )
 @click.option("--from", "input_format", metavar="FORMAT", help="FILE's serialization (ttl, nt, xml, jsonld).")
 @click.pass_obj
@@ -885,6 +1236,7 @@ def link(
 
 
 @cli.command()
+@_global_options(on_command=True)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), metavar="DIR", help="Release folder.")
 @click.option(
     "--linkset",
@@ -927,6 +1279,7 @@ def _raise_stop(signum, frame) -> None:  # noqa: ANN001
 
 
 @cli.command()
+@_global_options(on_command=True, store=False)
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -1016,6 +1369,7 @@ def serve(
 
 
 @cli.command()
+@_global_options(on_command=True)
 @click.option(
     "--endpoint",
     required=True,
@@ -1147,7 +1501,10 @@ def synth(triples: int, seed: int, output: str) -> None:
     """Write a synthetic, clearly fictitious graph in our ontology (for benchmarks and tests)."""
     from kg.synth import synth as generate
 
-    emit(generate(triples, seed), output)
+    text = generate(triples, seed)
+    emit(text, output)
+    if output != "-":
+        click.echo(f"wrote a synthetic graph of about {triples:,} triples (seed {seed}) to {output}", err=True)
 
 
 def main() -> None:  # pragma: no cover - exercised by `python -m kg`

@@ -9,11 +9,11 @@ only by the RDF formats). ``write_export`` writes the bytes atomically; CSV give
 
 Every writer is deterministic: nodes and edges sorted, no timestamps, fixed layout seed.
 
-GEXF is written here rather than by networkx: networkx puts colour, size and position in a
-``http://gexf.net/1.3/viz`` namespace and adds a ``lastmodifieddate``, but the official GEXF 1.3
-schema (kg/schemas/gexf-1.3/) declares ``color``, ``size`` and ``position`` in the GEXF
-namespace itself, so networkx's file does not validate. GraphML is also written here so
-that multi-edges get unique ids and whole won (over 2^31) is declared ``long``.
+GEXF is written here rather than by networkx, whose file the GEXF 1.3 schema (kg/schemas/gexf-1.3/)
+rejects (a ``lastmodifieddate``, untyped attributes). Colour, size and position go in the
+``http://gexf.net/1.3/viz`` namespace, as the GEXF primer, Gephi and networkx write and read
+them; everything else validates against the schema. GraphML is also written here so that
+multi-edges get unique ids and whole won (over 2^31) is declared ``long``.
 """
 
 from __future__ import annotations
@@ -287,14 +287,16 @@ def write_graphml(graph: nx.Graph, options: ExportOptions) -> bytes:
 # ---------------------------------------------------------------- GEXF 1.3
 
 GEXF_NS = "http://gexf.net/1.3"
+GEXF_VIZ_NS = "http://gexf.net/1.3/viz"
 _GEXF_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 
 
 def write_gexf(graph: nx.Graph, options: ExportOptions) -> bytes:
     """GEXF 1.3 (Gephi): typed attributes, edge kind = property, colour by class, positions with --layout."""
     ET.register_namespace("", GEXF_NS)
+    ET.register_namespace("viz", GEXF_VIZ_NS)
     ET.register_namespace("xsi", _XSI)
-    q = f"{{{GEXF_NS}}}"
+    q, viz = f"{{{GEXF_NS}}}", f"{{{GEXF_VIZ_NS}}}"
     root = ET.Element(
         q + "gexf", {f"{{{_XSI}}}schemaLocation": f"{GEXF_NS} http://gexf.net/1.3/gexf.xsd", "version": "1.3"}
     )
@@ -325,11 +327,11 @@ def write_gexf(graph: nx.Graph, options: ExportOptions) -> bytes:
                 ET.SubElement(values, q + "attvalue", {"for": name, "value": _text(node_types[name](data[name]))})
         hex_colour = colour_of(data)
         r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-        ET.SubElement(child, q + "color", {"r": str(r), "g": str(g), "b": str(b)})
-        ET.SubElement(child, q + "size", {"value": "10.0"})
+        ET.SubElement(child, viz + "color", {"r": str(r), "g": str(g), "b": str(b)})
+        ET.SubElement(child, viz + "size", {"value": "10.0"})
         if positions:
             x, y = positions[node]
-            ET.SubElement(child, q + "position", {"x": _text(float(x)), "y": _text(float(y)), "z": "0.0"})
+            ET.SubElement(child, viz + "position", {"x": _text(float(x)), "y": _text(float(y)), "z": "0.0"})
     edge_block = ET.SubElement(element, q + "edges", {"count": str(len(edges))})
     for i, (u, v, key, data) in enumerate(edges):
         attrs = {"id": f"e{i}", "source": u, "target": v, "label": str(data.get("label", key)), "kind": key}

@@ -24,7 +24,6 @@ class RdfFormat:
     rdflib: str  # rdflib's parser and serializer name
     oxigraph: str  # the pyoxigraph.RdfFormat member
     datasets: bool = False  # keeps named graphs
-    writable: bool = True  # kg reason, export and link can write it
 
     @property
     def suffix(self) -> str:
@@ -35,17 +34,17 @@ FORMATS: tuple[RdfFormat, ...] = (
     RdfFormat("ttl", "Turtle", (".ttl",), "text/turtle", "turtle", "TURTLE"),
     RdfFormat("nt", "N-Triples", (".nt",), "application/n-triples", "nt", "N_TRIPLES"),
     RdfFormat("jsonld", "JSON-LD", (".jsonld", ".json"), "application/ld+json", "json-ld", "JSON_LD"),
-    RdfFormat("xml", "RDF/XML", (".rdf", ".owl", ".xml"), "application/rdf+xml", "xml", "RDF_XML", writable=False),
-    RdfFormat("nq", "N-Quads", (".nq",), "application/n-quads", "nquads", "N_QUADS", True, writable=False),
-    RdfFormat("trig", "TriG", (".trig",), "application/trig", "trig", "TRIG", True, writable=False),
+    RdfFormat("xml", "RDF/XML", (".rdf", ".owl", ".xml"), "application/rdf+xml", "xml", "RDF_XML"),
+    RdfFormat("nq", "N-Quads", (".nq",), "application/n-quads", "nquads", "N_QUADS", True),
+    RdfFormat("trig", "TriG", (".trig",), "application/trig", "trig", "TRIG", True),
 )
 _ALIASES = {"turtle": "ttl", "ntriples": "nt", "n-triples": "nt", "json-ld": "jsonld", "rdfxml": "xml",
             "rdf": "xml", "owl": "xml", "nquads": "nq", "n-quads": "nq"}  # fmt: skip
 
 
-def names(*, writable: bool = False) -> tuple[str, ...]:
-    """The --format names, in table order (only those kg can write, with `writable`)."""
-    return tuple(f.name for f in FORMATS if f.writable or not writable)
+def names() -> tuple[str, ...]:
+    """The --format names, in table order; kg reads and writes each."""
+    return tuple(f.name for f in FORMATS)
 
 
 def suffixes() -> tuple[str, ...]:

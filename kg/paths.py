@@ -17,8 +17,18 @@ from kg.errors import LoadError, OutputError, UsageError
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def resource_root() -> Path:
-    """The folder holding ontology/, data/ and queries/.
+# What makes a folder a workspace: this file, in a checkout of this project or a folder made by
+# `kg init`. A file rather than the folders themselves, so that a folder that merely holds an
+# ontology/ (a test fixture, someone else's project) is not taken for one.
+WORKSPACE_MARKER = Path(".kg-workspace")
+WORKSPACE_NOTE = (
+    "# This folder is a battery-kg workspace: run inside it (or any folder below), kg reads its\n"
+    "# data/, ontology/ and queries/ instead of the copy installed with kg. See `kg info`.\n"
+)
+
+
+def bundled_root() -> Path:
+    """The folder holding the ontology/, data/ and queries/ that come with kg.
 
     An installed wheel carries them in kg/resources/ (hatchling force-include);
     a checkout or editable install has them at the repository root.
@@ -27,16 +37,45 @@ def resource_root() -> Path:
     return bundled if bundled.is_dir() else _PACKAGE_DIR.parent
 
 
+def workspace() -> Path | None:
+    """The workspace kg runs in: $KG_WORKSPACE, else the nearest folder, from the working directory
+    up, that holds a .kg-workspace file (a checkout, or a folder made by `kg init`); None outside one."""
+    explicit = os.environ.get("KG_WORKSPACE")
+    if explicit:
+        folder = Path(explicit)
+        if not (folder / WORKSPACE_MARKER).is_file():
+            raise UsageError(
+                f"KG_WORKSPACE={explicit}: not a workspace (no {WORKSPACE_MARKER}); create one with kg init"
+            )
+        return folder.resolve()
+    try:
+        here = Path.cwd().resolve()
+    except OSError:  # the working directory was removed
+        return None
+    return next((folder for folder in (here, *here.parents) if (folder / WORKSPACE_MARKER).is_file()), None)
+
+
+def resource_root() -> Path:
+    """Where ontology/, data/ and queries/ are read from: the workspace, else the bundled copy."""
+    return workspace() or bundled_root()
+
+
+def _resource(name: str) -> Path:
+    # A workspace may hold only some of the three folders; the others come from the bundled copy.
+    folder = resource_root() / name
+    return folder if folder.is_dir() else bundled_root() / name
+
+
 def ontology_dir() -> Path:
-    return resource_root() / "ontology"
+    return _resource("ontology")
 
 
 def data_dir() -> Path:
-    return resource_root() / "data"
+    return _resource("data")
 
 
 def queries_dir() -> Path:
-    return resource_root() / "queries"
+    return _resource("queries")
 
 
 SHAPES_FILE = "shapes.ttl"

@@ -215,6 +215,22 @@ def query(
     return answer
 
 
+def default_graph_hint(endpoint: str, *, timeout: float = DEFAULT_TIMEOUT) -> str | None:
+    """Why an endpoint may answer nothing: its default graph is empty while it has named graphs
+    (a server whose default graph is not the union of its graphs, as `oxigraph serve` without
+    --union-default-graph after kg push). What to do, or None when that is not the case."""
+    probe = "ASK { ?s ?p ?o }"
+    if query(endpoint, probe, "ASK", timeout=timeout).boolean:
+        return None
+    if not query(endpoint, "ASK { GRAPH ?g { ?s ?p ?o } }", "ASK", timeout=timeout).boolean:
+        return None
+    return (
+        f"{endpoint}'s default graph is empty but it has named graphs: its default graph is not their union. "
+        "Start the server so that it is (oxigraph serve --union-default-graph, Fuseki tdb:unionDefaultGraph), "
+        "or query the graphs with GRAPH ?g { ... }"
+    )
+
+
 def _not_results(endpoint: str, response: _Response) -> RemoteError:
     return RemoteError(
         f"{endpoint} answered with {response.content_type or 'no content type'}, not SPARQL results"

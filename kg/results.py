@@ -16,6 +16,7 @@ import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
+from pathlib import Path
 from typing import BinaryIO
 
 import pyoxigraph as ox
@@ -29,9 +30,48 @@ from kg.engine.terms import to_ox
 from kg.errors import UsageError
 from kg.namespaces import PREFIXES, RDFS, XSD_NUMBERS, bind
 
+XSD_DOUBLE = URIRef("http://www.w3.org/2001/XMLSchema#double")
+
 RESULT_FORMATS = ("table", "csv", "tsv", "json", "xml")
 STREAM_FORMATS = ("csv", "tsv", "json", "xml")  # written row by row; the table needs every row
-GRAPH_FORMATS = ("ttl",)
+# CONSTRUCT and DESCRIBE answers: any RDF format kg writes (kg.formats); json and xml there mean
+# JSON-LD and RDF/XML, table means Turtle.
+GRAPH_FORMATS = ("ttl", "nt", "jsonld", "nq", "trig")
+# The file suffixes of SELECT and ASK results (SPARQL 1.1 results: .srj, .srx).
+RESULT_SUFFIXES = {"table": (".txt",), "csv": (".csv",), "tsv": (".tsv",), "json": (".json", ".srj"),
+                   "xml": (".xml", ".srx")}  # fmt: skip
+
+
+def answer_format(kind: str, output: str, explicit: str | None = None) -> str:
+    """The format of a `kind` (SELECT, ASK, CONSTRUCT, DESCRIBE) answer written to `output`:
+    `explicit` when given, else what the file's suffix says (a table or Turtle on stdout).
+    An unknown suffix is an error, never a silent default."""
+    graph = kind in ("CONSTRUCT", "DESCRIBE")
+    if explicit:
+        return explicit
+    if output == "-":
+        return "ttl" if graph else "table"
+    suffix = Path(output).suffix.lower()
+    if graph:
+        from kg.formats import by_suffix, suffixes
+
+        found = by_suffix(output)
+        if found is None:
+            raise UsageError(
+                f"{output}: cannot tell the RDF format of {kind} results from the suffix {suffix or '(none)'!r}; "
+                f"use one of {', '.join(suffixes())} or give --format"
+            )
+        return found.name
+    for name, known in RESULT_SUFFIXES.items():
+        if suffix in known:
+            return name
+    every = " ".join(s for known in RESULT_SUFFIXES.values() for s in known)
+    raise UsageError(
+        f"{output}: cannot tell the format of {kind} results from the suffix {suffix or '(none)'!r}; "
+        f"use one of {every} or give --format"
+    )
+
+
 SPARQL_RESULTS_NS = "http://www.w3.org/2005/sparql-results#"
 MAX_CELL_WIDTH = 60
 
@@ -44,7 +84,8 @@ def write_answer(answer: Answer, format: str, labels_from: Graph | None = None) 
     """
     _check_format(answer, format)
     if answer.graph is not None:
-        return graph_to_turtle(answer.graph)
+        rdf_format = {"table": "ttl", "json": "jsonld"}.get(format, format)
+        return graph_to_turtle(answer.graph) if rdf_format == "ttl" else serialize_graph(answer.graph, rdf_format)
     answer = normalized(answer)
     if format == "json":
         return to_json(answer)
@@ -118,12 +159,15 @@ def write_rows(answer: Answer, format: str, out: BinaryIO) -> int:
 
 def _check_format(answer: Answer, format: str) -> None:
     if answer.graph is not None:
-        if format not in (*GRAPH_FORMATS, "table"):
-            raise UsageError(f"{answer.kind} results are written as Turtle; --format {format} is for SELECT and ASK")
+        if format not in (*GRAPH_FORMATS, "table", "json", "xml"):
+            raise UsageError(
+                f"{answer.kind} results are RDF: --format {format} is for SELECT and ASK; "
+                f"use one of {', '.join(GRAPH_FORMATS)}, json (JSON-LD) or xml (RDF/XML)"
+            )
         return
-    if format == "ttl":
+    if format in GRAPH_FORMATS:
         formats = ", ".join(RESULT_FORMATS)
-        raise UsageError(f"--format ttl is for CONSTRUCT and DESCRIBE; {answer.kind} results can be {formats}")
+        raise UsageError(f"--format {format} is for CONSTRUCT and DESCRIBE; {answer.kind} results can be {formats}")
     if answer.kind == "ASK" and format in ("csv", "tsv"):
         raise UsageError(f"ASK results have no {format.upper()} form; use json, xml or table")
 
@@ -338,7 +382,21 @@ def _cell(term: Node | None, label: Callable[[URIRef], str | None] | None) -> st
         return (label(term) if label else None) or curie(term)
     if isinstance(term, BNode):
         return f"_:{term}"
+    if _is_number(term) and term.datatype != XSD_DOUBLE:
+        return _grouped(str(term))
     return str(term)
+
+
+def _grouped(number: str) -> str:
+    """A whole or decimal number of five digits or more with thousands separators (30,000,000,000);
+    shorter ones, such as years, as they are."""
+    try:
+        value = Decimal(number)
+    except ArithmeticError:
+        return number
+    if not value.is_finite() or abs(value) < 10_000:
+        return number
+    return f"{value:,}"
 
 
 def display_width(text: str) -> int:

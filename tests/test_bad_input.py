@@ -271,8 +271,8 @@ def test_output_in_a_read_only_folder(kg, tmp_path):
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp_file(kg, tmp_path):
-    out = write(tmp_path, "out.txt", "old contents\n")
+    out = write(tmp_path, "out.ttl", "old contents\n")
     result = kg("--data", str(INVALID / "grants-do-not-sum.ttl"), "reason", "-o", str(out))
     assert result.exit_code == 1
     assert out.read_text() == "old contents\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "out.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "out.ttl"]

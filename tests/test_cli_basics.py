@@ -18,7 +18,7 @@ from rdflib.compare import isomorphic
 import kg as kg_package
 from conftest import DATA, ONTOLOGY, fixture_args
 from kg.cli import cli
-from kg.engine import DEFAULT_ENGINE
+from kg.engine import DEFAULT_ENGINE, get_engine
 from kg.errors import OutputError
 from kg.paths import atomic_write
 
@@ -27,12 +27,15 @@ PACKAGE = Path(kg_package.__file__).parent
 
 def test_version(kg):
     result = kg("--version")
-    assert (result.exit_code, result.stdout) == (0, f"kg, version {version('battery-kg')}\n")
+    assert result.exit_code == 0
+    first, engines = result.stdout.splitlines()
+    assert first == f"kg {version('battery-kg')}"
+    assert engines == f"engines: fast ({get_engine('fast').version}), reference ({get_engine('reference').version})"
 
 
 def test_python_dash_m():
     result = subprocess.run([sys.executable, "-m", "kg", "--version"], capture_output=True, text=True, check=False)
-    assert (result.returncode, result.stdout, result.stderr) == (0, f"kg, version {version('battery-kg')}\n", "")
+    assert (result.returncode, result.stdout.splitlines()[0], result.stderr) == (0, f"kg {version('battery-kg')}", "")
 
 
 def test_every_command_and_option_has_help(kg):
@@ -44,8 +47,8 @@ def test_every_command_and_option_has_help(kg):
                 assert param.help, f"{name} {param.opts}"
         assert kg(name, "-h").exit_code == 0
     assert sorted(cli.commands) == [
-        "analyze", "export", "link", "load", "publish", "push", "query", "reason", "render", "serve", "stats",
-        "synth", "validate",
+        "analyze", "export", "info", "init", "link", "load", "publish", "push", "query", "reason", "render", "serve",
+        "stats", "synth", "validate",
     ]  # fmt: skip
 
 
@@ -217,6 +220,7 @@ LAYERS = [
     "kg.queries",
     "kg.results",
     "kg.graph",
+    "kg.workspace",
     "kg.regions",
     "kg.store",
     "kg.synth",

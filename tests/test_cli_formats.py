@@ -140,20 +140,21 @@ def test_xml_keeps_language_tags(kg):
 
 
 def test_table_shows_bilingual_labels(kg):
-    # Labels from data/: "English / 한국어"; the project's long English label is cut at 60 columns.
+    # Labels from data/: "English / 한국어"; the project's long English label is cut at 60 columns;
+    # amounts with thousands separators (the csv, tsv, json and xml answers keep the plain value).
     assert kg(*FUNDING).stdout == (
         "project                                                       level              funder"
-        "                                                           won  totalBudget\n"
+        "                                                              won     totalBudget\n"
         "------------------------------------------------------------  -----------------  "
-        "-------------------------------------------------------  -----------  -----------\n"
+        "-------------------------------------------------------  --------------  --------------\n"
         "Secondary Battery Real-time Advanced Analysis Centre infras…  National / 국비    "
-        "Ministry of Trade, Industry and Energy / 산업통상자원부  15000000000  36900000000\n"
+        "Ministry of Trade, Industry and Energy / 산업통상자원부  15,000,000,000  36,900,000,000\n"
         "Secondary Battery Real-time Advanced Analysis Centre infras…  Municipal / 시비   "
-        "Gunsan City Government / 군산시                          10700000000  36900000000\n"
+        "Gunsan City Government / 군산시                          10,700,000,000  36,900,000,000\n"
         "Secondary Battery Real-time Advanced Analysis Centre infras…  Provincial / 도비  "
-        "Jeonbuk State Government / 전북특별자치도                10700000000  36900000000\n"
+        "Jeonbuk State Government / 전북특별자치도                10,700,000,000  36,900,000,000\n"
         "Secondary Battery Real-time Advanced Analysis Centre infras…  Private / 민자     "
-        "                                                           500000000  36900000000\n"
+        "                                                            500,000,000  36,900,000,000\n"
         "(4 rows)\n"
     )
 

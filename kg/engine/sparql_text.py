@@ -155,6 +155,20 @@ def prefixes(text: str) -> dict[str, str]:
     return found
 
 
+def with_prefixes(text: str, defaults: Mapping[str, str]) -> str:
+    """`text` with a PREFIX declaration for each of `defaults` it uses without declaring, so that
+    another engine (a remote endpoint) reads the CURIEs our engines accept."""
+    declared = prefixes(text)
+    used = {
+        match.group().split(":", 1)[0]
+        for match in _significant(text)
+        if match.lastgroup == "pname" and ":" in match.group()
+    }
+    missing = sorted(label for label in used - set(declared) if label in defaults)
+    head = "".join(f"PREFIX {label}: <{defaults[label]}>\n" for label in missing)
+    return head + text
+
+
 def _expand(token: re.Match[str], declared: Mapping[str, str], defaults: Mapping[str, str]) -> str:
     if token.lastgroup == "iri":
         return token.group()[1:-1]

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -64,8 +65,9 @@ class Record:
 def fingerprint(files: dict[str, list[Path]], folders: list[Path]) -> dict:
     """The inputs as a record keeps them: each file by role with its SHA-256, and each data folder's listing."""
     return {
-        "files": [[role, str(Path(p).resolve()), sha256_file(p)] for role, paths in files.items() for p in paths],
-        "folders": {str(Path(f).resolve()): _listing(Path(f)) for f in folders if Path(f).is_dir()},
+        # Absolute paths as given (links kept), so that reports name files the way the user does.
+        "files": [[role, os.path.abspath(p), sha256_file(p)] for role, paths in files.items() for p in paths],
+        "folders": {os.path.abspath(f): _listing(Path(f)) for f in folders if Path(f).is_dir()},
     }
 
 

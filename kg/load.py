@@ -163,7 +163,7 @@ def data_graphs(paths: Iterable[Path]) -> dict[Path, URIRef]:
         else:
             raise LoadError(f"{display(given)}: no such file or folder")
         for path, relative in pairs:
-            path = path.resolve()
+            path = Path(os.path.abspath(path))  # links kept, so messages name the path the user gave
             if path in found:
                 continue  # a file named twice is read once
             name = URIRef(DATA_GRAPHS + "/".join(quote(part, safe="-._~") for part in relative.parts))

@@ -156,9 +156,18 @@ def display(path: Path | str) -> str:
     """A path as the user would type it: relative to the working directory when inside it."""
     path = Path(path)
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)
+        here = Path.cwd()
+        # Symbolic links are kept as the user sees them (a linked data/ folder stays data/...);
+        # only if that fails, the real paths are compared.
+        for inside, base in (
+            (Path(os.path.abspath(path)), Path(os.path.abspath(here))),
+            (path.resolve(), here.resolve()),
+        ):
+            if inside == base or base in inside.parents:
+                return str(inside.relative_to(base))
+    except OSError:
+        pass
+    return str(path)
 
 
 def atomic_write(path: Path | str, data: bytes) -> None:

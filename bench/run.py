@@ -40,7 +40,11 @@ PARAMS = {
     "bundled": {"entity": ("entity", "gunsan-analysis-centre-project"), "in-place": ("place", "jeonbuk-state")},
 }
 BUNDLED = "bundled"
-STEPS = ("parse", "reason", "load+reason", "validate:shapes", "queries", "exports")
+STEPS = ("parse", "reason", "load+reason", "validate:shapes", "queries", "exports", "user")
+# What a user waits for, each a `kg` command run as a user runs it (fast engine, the default):
+# the first answer (reasoning, validation, the query, from an empty cache), the same answer from
+# the cache, validate, reason -o in each RDF format, and export in each format.
+USER_REASON_FORMATS = ("nt", "nq", "ttl", "trig", "jsonld", "rdf")
 
 
 def export_formats() -> list[str]:
@@ -132,6 +136,9 @@ def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
                 "rows": graph.number_of_nodes(),
                 "bytes": len(payload),
             }
+    elif step == "user":
+        out["triples"] = int(closure.name) if closure.name.isdigit() else 0
+        out["items"] = _user_commands(engine_name, data)
     else:  # queries
         from kg.queries import list_queries
 
@@ -148,6 +155,46 @@ def measure(step: str, engine_name: str, data: Path, closure: Path) -> dict:
             out["items"][f"query:{query.name}"] = {"seconds": time.perf_counter() - start, "rows": len(answer.rows)}
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+def _user_commands(engine: str, data: Path) -> dict:
+    """Each `kg` command a user runs, timed as a process of its own (its own peak memory)."""
+    import shutil
+    import tempfile
+
+    from kg.export import EXPORTS
+
+    items: dict = {}
+    folder = Path(tempfile.mkdtemp(prefix="bench-user-"))
+    env = {**os.environ, "KG_CACHE_DIR": str(folder / "cache"), "KG_MAX_INPUT_MB": "0", "KG_ENGINE": engine}
+
+    def kg(name: str, *args: str) -> None:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kg", "--data", str(data), *args],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        if status != 0:
+            print(f"    user:{name} failed (status {status})", file=sys.stderr)
+            return
+        items[f"user:{name}"] = {"seconds": time.perf_counter() - start, "peak_mb": usage.ru_maxrss / 1024}
+
+    try:
+        kg("first-answer", "query", "funding-by-level")
+        kg("cached-answer", "query", "funding-by-level")
+        shutil.rmtree(folder / "cache")
+        kg("validate", "validate")
+        for suffix in USER_REASON_FORMATS:
+            kg(f"reason -o .{suffix}", "--no-validate", "reason", "-o", str(folder / f"closure.{suffix}"))
+        for name in export_formats():
+            suffix = EXPORTS[name].suffixes[0]
+            kg(f"export -o {suffix}", "--no-validate", "export", "-o", str(folder / f"graph{suffix}"))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return items
 
 
 def _child(step: str, engine: str, data: Path, closure: Path, timeout: float) -> dict | None:
@@ -174,7 +221,7 @@ def _label(size) -> str:
 
 def _group(step: str) -> str:
     """The step a result row came from: query:NAME from queries, export:FORMAT from exports."""
-    return {"query": "queries", "export": "exports"}.get(step.split(":")[0], step)
+    return {"query": "queries", "export": "exports", "user": "user"}.get(step.split(":")[0], step)
 
 
 def _row(size: int, engine: str, step: str, runs: list[dict]) -> dict:
@@ -262,7 +309,9 @@ def main() -> None:
                 ):
                     print(f"  {_label(size):>9} {engine:9} {step:28} skipped (size limit; see --help)", flush=True)
                     continue
-                source = closure
+                if step == "user" and engine != "fast":
+                    continue  # a user's commands run on the default engine
+                source = closure if step != "user" else RESULTS / "cache" / str(_order(size))
                 if step in ("queries", "exports") and not closure.exists():
                     source = RESULTS / "cache" / f"fast-{size}.nq"  # the reference reasoner did not finish
                     if engine != "reference" or not source.exists():
@@ -288,7 +337,7 @@ def main() -> None:
                     continue
                 if "items" in runs[0]:
                     for item in runs[0]["items"]:
-                        parts = [{**r["items"][item], "triples": r["triples"], "peak_mb": r["peak_mb"]} for r in runs]
+                        parts = [{"triples": r["triples"], "peak_mb": r["peak_mb"], **r["items"][item]} for r in runs]
                         row = _row(size, engine, item, parts)
                         report["results"].append(row)
                         _print(row)

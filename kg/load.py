@@ -6,6 +6,7 @@ Nothing here touches the network: an import without a local file is an error.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator, Mapping

@@ -86,7 +86,7 @@ def write_answer(answer: Answer, format: str, labels_from: Graph | None = None) 
     if answer.graph is not None:
         rdf_format = {"table": "ttl", "json": "jsonld"}.get(format, format)
         return graph_to_turtle(answer.graph) if rdf_format == "ttl" else serialize_graph(answer.graph, rdf_format)
-    answer = normalized(answer)
+    answer, originals = _normalized(answer)
     if format == "json":
         return to_json(answer)
     if format == "xml":
@@ -96,7 +96,10 @@ def write_answer(answer: Answer, format: str, labels_from: Graph | None = None) 
     if format == "tsv":
         return to_tsv(answer)
     if format == "table":
-        return to_table(answer, labeller(labels_from) if labels_from is not None else None)
+        if labels_from is None:
+            return to_table(answer)
+        label = labeller(labels_from)
+        return to_table(answer, lambda term: label(originals.get(term, term)))
     raise UsageError(f"unknown format {format!r}; use one of {', '.join(RESULT_FORMATS)}")
 
 
@@ -105,6 +108,11 @@ def write_answer(answer: Answer, format: str, labels_from: Graph | None = None) 
 
 def normalized(answer: Answer) -> Answer:
     """Sort rows of an unordered SELECT and give blank nodes stable names."""
+    return _normalized(answer)[0]
+
+
+def _normalized(answer: Answer) -> tuple[Answer, dict[BNode, BNode]]:
+    # The normalized answer, and each new blank node name with the node it stands for.
     rows = list(answer.rows)
     if not answer.ordered:
         rows.sort(key=lambda row: tuple(_term_key(term) for term in row))
@@ -116,7 +124,8 @@ def normalized(answer: Answer) -> Answer:
         return term
 
     rows = [tuple(rename(term) for term in row) for row in rows]
-    return Answer(answer.kind, list(answer.variables), rows, answer.boolean, answer.graph, answer.ordered)
+    renamed = Answer(answer.kind, list(answer.variables), rows, answer.boolean, answer.graph, answer.ordered)
+    return renamed, {new: old for old, new in names.items()}
 
 
 def _term_key(term: Node | None) -> tuple:
@@ -326,7 +335,9 @@ def labeller(graph: Graph) -> Callable[[URIRef], str | None]:
     """iri -> "English label / 한국어 label" from rdfs:label, or None when it has no label."""
     cache: dict[URIRef, str | None] = {}
 
-    def label(iri: URIRef) -> str | None:
+    def label(iri: URIRef | BNode) -> str | None:
+        if isinstance(iri, BNode):
+            return _described(graph, iri)
         if iri not in cache:
             by_language: dict[str, list[str]] = {}
             for value in graph.objects(iri, RDFS.label):
@@ -340,6 +351,21 @@ def labeller(graph: Graph) -> Callable[[URIRef], str | None]:
         return cache[iri]
 
     return label
+
+
+_VALUE = URIRef("https://w3id.org/battery-kg/ontology#value")
+_UNITS = (URIRef("https://w3id.org/battery-kg/ontology#currency"), URIRef("https://w3id.org/battery-kg/ontology#unit"))
+
+
+def _described(graph: Graph, node: BNode) -> str | None:
+    """A figure without a name of its own (an amount, a quantity) as its value and unit:
+    [36,900,000,000 KRW]; None when it has no value."""
+    value = next(iter(graph.objects(node, _VALUE)), None)
+    if value is None:
+        return None
+    unit = next((u for p in _UNITS for u in graph.objects(node, p)), None)
+    shown = _grouped(str(value)) if _is_number(value) else str(value)
+    return f"[{shown}{' ' + str(unit) if unit is not None else ''}]"
 
 
 def curie(iri: URIRef) -> str:
@@ -381,7 +407,7 @@ def _cell(term: Node | None, label: Callable[[URIRef], str | None] | None) -> st
     if isinstance(term, URIRef):
         return (label(term) if label else None) or curie(term)
     if isinstance(term, BNode):
-        return f"_:{term}"
+        return (label(term) if label else None) or f"_:{term}"
     if _is_number(term) and term.datatype != XSD_DOUBLE:
         return _grouped(str(term))
     return str(term)

@@ -443,3 +443,9 @@ def test_endpoint_without_union_default_graph_says_what_to_do(kg, articles_cache
         assert "daejeon" in named.stdout.lower() or "Daejeon" in named.stdout
     finally:
         stop(process)
+
+
+def test_tables_show_a_figure_by_its_value_and_unit(kg, articles_cache):
+    rows = kg("query", "entity", "-p", "entity=kgd:gunsan-analysis-centre-project").stdout.splitlines()
+    (budget,) = [row for row in rows if "total budget" in row]
+    assert "[36,900,000,000 KRW]" in budget and "_:" not in budget

@@ -1,7 +1,8 @@
 """One fingerprint and one record for everything kg builds from its inputs.
 
 What a reasoned graph is built from: every file read (ontology, data, the catalog that resolved
-the imports, the shapes), the listing of each data folder, the engine and the code. A `Record`
+the imports, the shapes), the listing of each data folder, the engine, the SHACL validator that
+made the report (with its version) and the code. A `Record`
 holds that fingerprint and what was built from it: the triples per graph of the closure, the
 SHA-256 of the closure file, and the validation report. The reasoning cache, the validation
 cache and on-disk stores (kg-store.json) all keep this one record format.
@@ -89,9 +90,10 @@ def changed_inputs(inputs: dict) -> list[str]:
     return sorted(set(changes))
 
 
-def paths_key(engine: str, *paths: Path | str | None) -> str:
-    """Where the record of these input paths is kept: the same paths and engine, the same record file."""
-    parts = ["battery-kg inputs", engine, __version__, code_fingerprint()]
+def paths_key(engine: str, *paths: Path | str | None, validator: str = "") -> str:
+    """Where the record of these input paths is kept: the same paths, engine and SHACL validator
+    (with its version: the record keeps its validation report), the same record file."""
+    parts = ["battery-kg inputs", engine, validator, __version__, code_fingerprint()]
     parts += [str(Path(p).resolve()) if p is not None else "-" for p in paths]
     return _digest("\0".join(parts))
 

@@ -584,9 +584,17 @@ def load_command(settings: Settings, store_dir: Path) -> None:
     type=click.Path(path_type=Path),
     help="SHACL shapes file. Default: shapes.ttl of --ontology if it has one, else the bundled ontology/shapes.ttl.",
 )
+@click.option(
+    "--validator",
+    type=click.Choice(["pyshacl", "pyshacl-turbo"]),
+    help="SHACL validator. Default: the engine's own (fast: pyshacl-turbo, native; reference: pyshacl); "
+    "the other gives a second opinion.",
+)
 @output_option(what="Where to write the report")
 @click.pass_obj
-def validate_command(settings: Settings, files: tuple[Path, ...], fmt: str, shapes: Path | None, output: str) -> None:
+def validate_command(
+    settings: Settings, files: tuple[Path, ...], fmt: str, shapes: Path | None, validator: str | None, output: str
+) -> None:
     """Check the data (or FILES) against the shapes and for OWL 2 RL inconsistencies.
 
     Exit status: 0 when nothing is a violation (warnings and infos are shown but pass),
@@ -594,10 +602,10 @@ def validate_command(settings: Settings, files: tuple[Path, ...], fmt: str, shap
     """
     from kg import validate as validation
 
-    inputs = replace(settings.inputs(data=files or None, shapes=shapes), store=None)  # validate files, not a store
-    kg = open_graph(inputs)
+    inputs = replace(settings.inputs(data=files or None, shapes=shapes), store=None, validator=validator)
+    kg = open_graph(inputs)  # files, not a store
     with progress.step("validating (SHACL shapes, consistency checks)"):
-        report = validation.check(kg, inputs.shapes)
+        report = validation.check(kg, inputs.shapes, validator)
     render = validation.render_json if fmt == "json" else validation.render_text
     emit(render(report), output)
     if not report.conforms:

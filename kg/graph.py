@@ -33,7 +33,7 @@ from rdflib.term import Node
 
 from kg import progress
 from kg.cache import Cache, Record, changed_inputs, fingerprint, paths_key, sha256_file
-from kg.engine import Answer, Capability, Engine, get_engine
+from kg.engine import Answer, Capability, Engine, get_engine, shacl_validator, validator_label
 from kg.errors import LoadError, OutputError, UsageError
 from kg.load import (
     CATALOG_FILE,
@@ -69,6 +69,7 @@ class Inputs:
     data: tuple[Path, ...]
     engine: Engine
     shapes: Path | None = None  # part of the fingerprint: a report is only reused for the same shapes
+    validator: str | None = None  # the SHACL validator (kg.engine.VALIDATORS); None: the engine's own
     cache: Path | None = None  # the cache folder; None: neither read nor write a cache
     store: Path | None = None  # an on-disk store to open instead of reasoning
 
@@ -254,7 +255,7 @@ def open_graph(inputs: Inputs, *, reasoning: bool = True) -> KnowledgeGraph:
         record = Record(_fingerprint(inputs, ontology.files, data.files), engine_label(engine))
         return KnowledgeGraph(engine, dataset, record, reasoned=False)
     cache = Cache(inputs.cache) if inputs.cache is not None else None
-    key = paths_key(engine_label(engine), inputs.ontology, inputs.shapes, *inputs.data)
+    key = paths_key(engine_label(engine), inputs.ontology, inputs.shapes, *inputs.data, validator=_validator(inputs))
     if cache is not None:
         record = cache.lookup(key)
         closure = cache.closure_file(record) if record is not None else None
@@ -331,7 +332,13 @@ def _fingerprint(inputs: Inputs, ontology: list[Path], data: list[Path]) -> dict
     if inputs.shapes is not None and Path(inputs.shapes).is_file():
         files["shapes"] = [Path(inputs.shapes)]
     files["checks"] = check_files(inputs.ontology)
-    return fingerprint(files, [p for p in inputs.data if Path(p).is_dir()])
+    # The record keeps a validation report: one validator's (and version's), so it names it.
+    return {**fingerprint(files, [p for p in inputs.data if Path(p).is_dir()]), "validator": _validator(inputs)}
+
+
+def _validator(inputs: Inputs) -> str:
+    """The SHACL validator the inputs' reports come from, with its version: pyshacl-turbo 0.6.5."""
+    return validator_label(shacl_validator(inputs.engine, inputs.validator))
 
 
 def _write_closure(cache: Cache, record: Record, engine: Engine, dataset: Any) -> None:

@@ -6,7 +6,11 @@ about, the file and line where that entity's subject starts, and the fact rows (
 its comments cite.
 
 The shapes (ontology/shapes.ttl) run over the asserted ontology + data, so they point at what
-someone wrote; the checks (ontology/checks/*-violation.rq) run over the closure, where
+someone wrote. Two SHACL validators run them (kg.engine.VALIDATORS): pyshacl, the reference
+engine's, over an rdflib graph; pyshacl-turbo (native code), the fast engine's, over an Oxigraph
+store copied from the engine's own, with no rdflib graph on the way. Both give the same findings
+(tests/test_shacl_parity.py); `validator` picks one, and the report says which ran.
+Then the checks (ontology/checks/*-violation.rq) run over the closure, where
 inconsistencies become visible. Both run on the one reasoned graph a command opened
 (kg.graph); the report is kept in that graph's cache record, so the check in front of
 `kg query` costs nothing when nothing changed.
@@ -14,22 +18,25 @@ inconsistencies become visible. Both run on the one reasoned graph a command ope
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import XSD, BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from kg.engine import get_engine
+from kg.engine import VALIDATORS as VALIDATOR_MODULES
+from kg.engine import get_engine, shacl_validator, validator_label
 from kg.errors import LoadError
 from kg.formats import by_name, by_suffix
 from kg.graph import KnowledgeGraph
-from kg.namespaces import DCTERMS, KG, RDF
+from kg.namespaces import DCTERMS, KG, KGG, RDF
 from kg.paths import display
 from kg.results import curie
 
@@ -78,6 +85,7 @@ class Report:
     shapes: str = ""
     engine: str = ""
     data_files: int = 0  # files[:data_files] are data, the rest ontology
+    validator: str = ""  # the SHACL validator that ran, with its version: "pyshacl-turbo 0.6.5"
 
     @property
     def conforms(self) -> bool:
@@ -109,6 +117,7 @@ class Report:
             "shapes": self.shapes,
             "engine": self.engine,
             "data_files": self.data_files,
+            "validator": self.validator,
         }
 
     @classmethod
@@ -118,7 +127,20 @@ class Report:
             k: Place(**{**v, "rows": tuple(v["rows"]), "sources": tuple(v["sources"])})
             for k, v in data["entities"].items()
         }
-        return cls(findings, entities, list(data["files"]), data["shapes"], data["engine"], data["data_files"])
+        return cls(
+            findings,
+            entities,
+            list(data["files"]),
+            data["shapes"],
+            data["engine"],
+            data["data_files"],
+            data.get("validator", ""),
+        )
+
+    @property
+    def validator_name(self) -> str:
+        """The validator without its version: pyshacl-turbo."""
+        return self.validator.split(" ", 1)[0]
 
 
 def _finding_order(f: Finding):
@@ -128,27 +150,55 @@ def _finding_order(f: Finding):
 # -- entry points ----------------------------------------------------------------------
 
 
-def check(kg: KnowledgeGraph, shapes: Path) -> Report:
-    """The report of `kg` against `shapes`: kept in its cache record, made (and kept) when missing."""
-    if kg.record.report is not None:
-        log.info("validation report from the cache record")
+def check(kg: KnowledgeGraph, shapes: Path, validator: str | None = None) -> Report:
+    """The report of `kg` against `shapes`: kept in its cache record, made (and kept) when missing
+    or made by another SHACL validator (or version) than `validator` (None: the engine's own)."""
+    label = validator_label(shacl_validator(kg.engine, validator))
+    if kg.record.report is not None and kg.record.report.get("validator") == label:
+        log.info("validation report from the cache record (SHACL by %s)", label)
         return Report.from_dict(kg.record.report)
-    report = validate(kg, shapes)
+    report = validate(kg, shapes, validator)
     kg.remember(replace(kg.record, report=report.to_dict()))
     return report
 
 
-def validate(kg: KnowledgeGraph, shapes: Path) -> Report:
-    """Shapes over what was written (ontology + data, no inferences), then the checks over the closure."""
+def validate(kg: KnowledgeGraph, shapes: Path, validator: str | None = None) -> Report:
+    """Shapes over what was written (ontology + data, no inferences), then the checks over the closure.
+
+    `validator`: pyshacl or pyshacl-turbo (None: the engine's own, kg.engine.shacl_validator).
+    pyshacl-turbo on an engine with an Oxigraph store reads a copy of the store's ontology and
+    data graphs, and findings are placed by looking things up there: no rdflib graph is made.
+    """
     shapes = Path(shapes)
-    asserted = kg.asserted
-    raw = check_shapes(asserted, read_shapes(shapes), display(shapes))
+    name = shacl_validator(kg.engine, validator)
+    asserted = shapes_input(kg, name)
+    log.info("SHACL by %s", validator_label(name))
+    raw = check_shapes(asserted, read_shapes(shapes), display(shapes), validator=name)
     raw += check_consistency(kg, kg.record.files("checks"))
     files = [*kg.data_files, *kg.ontology_files]
-    placer = _Placer(asserted, files)
+    placer = _Placer(_GraphLookup(asserted) if isinstance(asserted, Graph) else _StoreLookup(asserted), files)
     findings = sorted({placer.place(f) for f in raw}, key=lambda f: (f.entity, *_finding_order(f)))
     entities = {f.entity: placer.entity_place(f.entity) for f in findings}
-    return Report(findings, entities, [str(p) for p in files], str(shapes), kg.engine.name, len(kg.data_files))
+    return Report(
+        findings,
+        entities,
+        [str(p) for p in files],
+        str(shapes),
+        kg.engine.name,
+        len(kg.data_files),
+        validator_label(name),
+    )
+
+
+def shapes_input(kg: KnowledgeGraph, validator: str) -> Any:
+    """What the shapes run over, ontology + data, in the form `validator` reads best: for
+    pyshacl-turbo on an engine with an Oxigraph store, a copy of that store's two graphs (no rdflib
+    graph is made: at 10^5 triples making one takes longer than validating); else an rdflib Graph."""
+    if validator == "pyshacl-turbo":
+        store = kg.engine.merged_store(kg.dataset, [KGG.ontology, KGG.data])
+        if store is not None:
+            return store
+    return kg.asserted
 
 
 def read_shapes(path: Path) -> Graph:
@@ -176,15 +226,19 @@ class _Raw:
     path_iri: URIRef | None = None
 
 
-def check_shapes(data: Graph, shapes: Graph, name: str = "the shapes") -> list[_Raw]:
-    """Run pyshacl (SHACL-SPARQL and SPARQL targets on) and read its report graph back as findings."""
-    import pyshacl  # slow to import; only needed when a report is not cached
+def check_shapes(data: Any, shapes: Graph, name: str = "the shapes", validator: str = "pyshacl") -> list[_Raw]:
+    """Run a SHACL validator (SHACL-SPARQL and SPARQL targets on) and read its report graph back as findings.
 
+    `data`: an rdflib Graph; pyshacl-turbo also reads a pyoxigraph Store (blank nodes keep their
+    labels, so the report's focus nodes are the store's own)."""
+    # Both are slow to import; only needed when a report is not cached. pyshacl-turbo's
+    # validate() takes pyshacl's arguments and gives a report graph of the same vocabulary.
+    module = importlib.import_module(VALIDATOR_MODULES[validator])
     try:
-        _conforms, results, _text = pyshacl.validate(
+        _conforms, results, _text = module.validate(
             data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, allow_infos=True
         )
-    except Exception as error:  # pyshacl's ShapeLoadError, ReportableRuntimeError...: the shapes are broken
+    except Exception as error:  # ShapeLoadError, ReportableRuntimeError...: the shapes are broken
         raise LoadError(f"{name}: not usable as SHACL shapes: {error} — fix the shapes file") from None
     sh = _SH
     found = []
@@ -337,10 +391,40 @@ class _SourceFile:
         return tuple(sorted(set(rows), key=lambda r: (r[0], int(r[1:]))))
 
 
+class _GraphLookup:
+    """What placing findings asks of the asserted graph, from an rdflib Graph."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+
+    def parents(self, node: Node) -> list[tuple[Node, Node]]:
+        return list(self.graph.subject_predicates(node))
+
+    def objects(self, subject: Node, predicate: URIRef) -> list[Node]:
+        return list(self.graph.objects(subject, predicate))
+
+
+class _StoreLookup:
+    """The same from a pyoxigraph Store (terms cross as rdflib terms)."""
+
+    def __init__(self, store: Any) -> None:
+        from kg.engine.terms import to_ox, to_rdflib  # needs pyoxigraph: only here
+
+        self.store, self.to_ox, self.to_rdflib = store, to_ox, to_rdflib
+
+    def parents(self, node: Node) -> list[tuple[Node, Node]]:
+        found = self.store.quads_for_pattern(None, None, self.to_ox(node))
+        return [(self.to_rdflib(q.subject), self.to_rdflib(q.predicate)) for q in found]
+
+    def objects(self, subject: Node, predicate: URIRef) -> list[Node]:
+        found = self.store.quads_for_pattern(self.to_ox(subject), self.to_ox(predicate), None)
+        return [self.to_rdflib(q.object) for q in found]
+
+
 class _Placer:
     """Turns raw findings into placed ones: owner entity, file, line, fact rows, sources."""
 
-    def __init__(self, graph: Graph, files: list[Path]) -> None:
+    def __init__(self, graph: _GraphLookup | _StoreLookup, files: list[Path]) -> None:
         self.graph = graph
         self.paths = files
         self._places: dict[str, Place] = {}
@@ -355,7 +439,7 @@ class _Placer:
         seen = set()
         while isinstance(node, BNode) and node not in seen:
             seen.add(node)
-            parents = sorted(self.graph.subject_predicates(node), key=lambda sp: (isinstance(sp[0], BNode), str(sp)))
+            parents = sorted(self.graph.parents(node), key=lambda sp: (isinstance(sp[0], BNode), str(sp)))
             if not parents:
                 break
             node, via = parents[0]
@@ -434,7 +518,9 @@ def _term(term: Node | None) -> str:
         text = json.dumps(str(term), ensure_ascii=False)
         if term.language:
             return f"{text}@{term.language}"
-        if term.datatype:
+        # A simple literal and one typed xsd:string are one term in RDF 1.1; Oxigraph (so
+        # pyshacl-turbo reading a store) writes the type out, rdflib leaves it off: write neither.
+        if term.datatype and term.datatype != XSD.string:
             return f"{text}^^{curie(term.datatype)}"
         return text
     return str(term)
@@ -481,7 +567,8 @@ def summary(report: Report) -> str:
     what = f"{_plural(data, 'data file')} and {_plural(ontology, 'ontology file')}"
     verdict = "conforms" if report.conforms else "does not conform"
     return (
-        f"{counts} — {what} checked against {display(report.shapes)} and OWL 2 RL ({report.engine} engine): {verdict}"
+        f"{counts} — {what} checked against {display(report.shapes)} and OWL 2 RL "
+        f"({report.engine} engine, SHACL by {report.validator_name}): {verdict}"
     )
 
 
@@ -525,6 +612,7 @@ def render_json(report: Report) -> str:
         "counts": {s: report.count(s) for s in SEVERITIES},
         "shapes": display(report.shapes),
         "engine": report.engine,
+        "validator": report.validator_name,
         "files": [display(f) for f in report.files],
         "entities": entities,
     }

@@ -47,6 +47,9 @@ __all__ = [
     "register_engine",
     "DEFAULT_ENGINE",
     "REFERENCE_ENGINE",
+    "VALIDATORS",
+    "shacl_validator",
+    "validator_label",
 ]
 
 REFERENCE_ENGINE = "reference"
@@ -155,6 +158,30 @@ def distribution_version(name: str) -> str:
     return version(name)
 
 
+# SHACL validators by name (as kg validate --validator and reports spell them) -> their module.
+# pyshacl is the readable one, the reference engine's; pyshacl-turbo runs the same shapes in
+# native code (Rust) and reads an Oxigraph store directly: the fast engine's.
+VALIDATORS = {"pyshacl": "pyshacl", "pyshacl-turbo": "pyshacl_turbo"}
+
+
+def shacl_validator(engine: Engine, chosen: str | None = None) -> str:
+    """The SHACL validator to run: `chosen`, else the engine's own (Engine.validator); pyshacl when
+    the engine's own is not installed (pyshacl-turbo needs Python 3.11)."""
+    name = chosen or engine.validator
+    if name not in VALIDATORS:
+        raise UsageError(f"unknown SHACL validator {name!r}; available: {', '.join(VALIDATORS)}")
+    if importlib.util.find_spec(VALIDATORS[name]) is None:
+        if chosen:
+            raise UsageError(f"the SHACL validator {name} is not installed: pip install {name}")
+        return "pyshacl"
+    return name
+
+
+def validator_label(name: str) -> str:
+    """'pyshacl-turbo 0.6.5': a validator with its version, as cache keys and reports record it."""
+    return f"{name} {distribution_version(name)}"
+
+
 class Capability:
     """What an engine may offer beyond the interface; an engine lists the ones it has in `capabilities`."""
 
@@ -184,6 +211,7 @@ class Engine(abc.ABC):
 
     name: str = ""
     version: str = ""  # changes whenever results may change; part of every cache key
+    validator: str = "pyshacl"  # the SHACL validator it runs by default (VALIDATORS)
     capabilities: frozenset[str] = frozenset()
 
     # -- parsing ---------------------------------------------------------------
@@ -238,6 +266,12 @@ class Engine(abc.ABC):
         triples = Graph()
         triples.addN((s, p, o, triples) for s, p, o in self.triples(dataset, graph or DEFAULT_GRAPH))
         out.write(triples.serialize(format="nt", encoding="utf-8"))
+
+    def merged_store(self, dataset: Any, graphs: Iterable[URIRef]) -> Any:
+        """A new pyoxigraph Store holding `graphs` of `dataset` merged in its default graph, blank
+        nodes keeping their labels (what pyshacl-turbo reads with no rdflib graph on the way);
+        None when the engine holds no Oxigraph store (then rdflib graphs are used)."""
+        return None
 
     def has_stable_labels(self, dataset: Any) -> bool:
         """True when `dataset`'s blank-node labels depend only on its inputs (the same inputs give the

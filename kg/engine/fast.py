@@ -79,6 +79,7 @@ class FastDataset:
 
 class FastEngine(Engine):
     name = "fast"
+    validator = "pyshacl-turbo"  # native SHACL, over an Oxigraph store (kg.validate)
     capabilities = frozenset({Capability.FILES_TO_STORE, Capability.DISK_STORE})
 
     def __init__(self) -> None:
@@ -272,6 +273,15 @@ class FastEngine(Engine):
     def dump_graph(self, dataset: Any, graph: URIRef | None, out: BinaryIO) -> None:
         """One graph as N-Triples by Oxigraph's own writer."""
         _store_of(dataset).dump(out, format=ox.RdfFormat.N_TRIPLES, from_graph=graph_of(graph))
+
+    def merged_store(self, dataset: Any, graphs: Iterable[URIRef]) -> ox.Store:
+        """The graphs copied quad by quad into one new store's default graph (no parsing, so blank
+        nodes keep their labels)."""
+        store, source = ox.Store(), _store_of(dataset)
+        for name in graphs:
+            found = source.quads_for_pattern(None, None, None, graph_of(name))
+            store.bulk_extend(ox.Quad(q.subject, q.predicate, q.object) for q in found)
+        return store
 
     def has_stable_labels(self, dataset: Any) -> bool:
         return bool(getattr(dataset, "stable_labels", False))

@@ -342,17 +342,28 @@ class _SourceFile:
         ]
         return forms
 
+    @cached_property
+    def first_tokens(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Each line's first token (less one trailing ; or ,) -> its first line, at column 0 and
+        indented: one pass over the file, however many entities are looked up in it."""
+        at_start: dict[str, int] = {}
+        indented: dict[str, int] = {}
+        for number, line in enumerate(self.lines, start=1):
+            if not line.strip():
+                continue
+            token = line.split(None, 1)[0]
+            token = token[:-1] if token[-1] in ";," else token
+            (indented if line[:1].isspace() else at_start).setdefault(token, number)
+        return at_start, indented
+
     def subject_line(self, iri: str) -> int:
         """1-based line where `iri` starts a statement (first token at column 0, else first token), or 0."""
         forms = self.spellings(iri)
-        fallback = 0
-        for number, line in enumerate(self.lines, start=1):
-            token = line.split(None, 1)[0] if line.strip() else ""
-            if token in forms or any(token.startswith(f) and token[len(f) :] in (";", ",") for f in forms):
-                if not line[:1].isspace():
-                    return number
-                fallback = fallback or number
-        return fallback
+        for lines in self.first_tokens:
+            found = [lines[form] for form in forms if form in lines]
+            if found:
+                return min(found)
+        return 0
 
     def block_end(self, start: int) -> int:
         """Last line of the statement starting at `start` (the line ending in ' .')."""

@@ -70,13 +70,13 @@ def test_list_command_prints_name_and_title(kg):
     result = kg(*fixture_args("query", "--list"))
     assert result.exit_code == 0
     assert result.stdout == (
-        "name                   title\n"
-        "---------------------  ----------------------------------\n"
-        "companies-in-region    Companies in a region\n"
+        "name                   title                               parameters\n"
+        "---------------------  ----------------------------------  ---------------------\n"
+        "companies-in-region    Companies in a region               region?\n"
         "construct-region-tree  Region tree\n"
-        "has-cell-maker         Is there a cell maker in a region?\n"
-        "statements-about       Statements about an entity\n"
-        "suppliers-of           Suppliers of a company\n"
+        "has-cell-maker         Is there a cell maker in a region?  region\n"
+        "statements-about       Statements about an entity          entity\n"
+        "suppliers-of           Suppliers of a company              company minEmployees?\n"
     )
 
 
@@ -206,10 +206,11 @@ def test_query_file_path_and_inline_text(kg, tmp_path):
             "Error: ASK results have no CSV form; use json, xml or table\n",
         ),
         (
-            ["construct-region-tree", "--format", "json"],
-            "Error: CONSTRUCT results are written as Turtle; --format json is for SELECT and ASK\n",
+            ["construct-region-tree", "--format", "csv"],
+            "Error: CONSTRUCT results are RDF: --format csv is for SELECT and ASK; use one of ttl, nt, jsonld, nq, "
+            "trig, json (JSON-LD) or xml (RDF/XML)\n",
         ),
-        ([], "Error: give a query NAME or PATH, or -e SPARQL (see kg query --list)\n"),
+        ([], "Error: give a query NAME or PATH, - for a query on stdin, or -e SPARQL (see kg query --list)\n"),
         (
             ["companies-in-region", "-p", "region=kgd:gunsan", "-p", "region=kgd:jeonbuk"],
             "Error: each --param NAME may be given once\n",
@@ -233,7 +234,7 @@ def test_query_file_path_and_inline_text(kg, tmp_path):
         "service",
         "from",
         "ask-csv",
-        "construct-json",
+        "construct-csv",
         "nothing",
         "twice",
         "empty",

@@ -469,13 +469,14 @@ lang_option = click.option(
 
 
 def _projection(kg: KnowledgeGraph, *, lang: str, inferred: bool, region, classes, focus, depth):
-    """The projected (sub)graph for export and render, with names resolved to entities (kg.regions)."""
-    from kg.project import project
+    """The projected (sub)graph for export and render (kg.project.Projection), with names resolved to
+    entities (kg.regions)."""
+    from kg.project import projection
     from kg.regions import resolve_entity
 
     centre = resolve_entity(kg, focus) if focus is not None else None
-    return project(
-        kg.rdflib, lang=lang, inferred=inferred, region=_place(kg, region), classes=classes, focus=centre, depth=depth
+    return projection(
+        kg, lang=lang, inferred=inferred, region=_place(kg, region), classes=classes, focus=centre, depth=depth
     )
 
 
@@ -1015,9 +1016,9 @@ def export_command(
 ) -> None:
     """Write the graph (or a region, classes, or one entity's neighbourhood) for Gephi, Cytoscape, yEd, D3..."""
     from kg.errors import OutputError
-    from kg.export import ExportOptions, format_of, write_export
+    from kg.export import EXPORTS, ExportOptions, format_of, write_export
     from kg.page import write_html  # noqa: F401 - registers html
-    from kg.project import class_hierarchy
+    from kg.project import hierarchy as class_hierarchy
 
     if output == "-" and fmt is None:
         raise UsageError("-o - writes to stdout: give the format with --format (csv there is a zip of both tables)")
@@ -1032,12 +1033,14 @@ def export_command(
     kg = settings.open()
     with progress.step("projecting the graph"):
         if hierarchy:
-            graph = class_hierarchy(kg.rdflib, lang=lang)
+            graph = class_hierarchy(kg, lang=lang)
         else:
             graph = _projection(
                 kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth
             )
-    options = ExportOptions(dataset=kg.rdflib, layout=layout, seed=seed)
+    # Streamed formats read the store; a writer of whole networkx graphs (the page) also gets rdflib graphs.
+    dataset = kg.rdflib if EXPORTS[fmt].stream is None else None
+    options = ExportOptions(dataset=dataset, source=kg, layout=layout, seed=seed)
     with progress.step(f"writing {fmt}"):
         if output == "-":
             from kg.export import export_bytes
@@ -1114,7 +1117,9 @@ def render_command(
         picture = rendering.run_graphviz(rendering.matrix_dot(table, lang=lang), fmt)
         what = f"the evidence matrix of {len(table.rows)} regions and {len(table.stages)} stages"
     else:
-        graph = _projection(kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth)
+        graph = _projection(
+            kg, lang=lang, inferred=inferred, region=region, classes=classes, focus=focus, depth=depth
+        ).to_networkx()
         from kg.styles import category_labels
 
         title = rendering.title_of(graph, lang)
@@ -1152,8 +1157,8 @@ def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str,
 
     kg = settings.open()
     place = resolve_place(kg, region) if region else None
-    graph = project(kg.rdflib, lang=lang, region=_place(kg, region))
-    result = analysis.analyze(kg, graph, class_hierarchy(kg.rdflib, lang=lang), place, top=top)
+    graph = project(kg, lang=lang, region=_place(kg, region))
+    result = analysis.analyze(kg, graph, class_hierarchy(kg, lang=lang), place, top=top)
     emit(analysis.write_analysis(result, fmt, lang=lang), output)
 
 

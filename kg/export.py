@@ -2,15 +2,18 @@
 
 The registry ``EXPORTS`` is the one table of export formats: ``register(name, writer, suffixes)``
 adds one (kg.page adds html), and `kg export --help`, the format a ``-o`` suffix implies and the
-benchmark's steps all read it. A writer ``writer(graph, options) -> bytes`` takes the networkx graph from
-``kg.project.project`` or ``class_hierarchy`` and an ``ExportOptions`` (``dataset`` is needed
-only by the RDF formats). ``write_export`` writes the bytes atomically; CSV gives two files
-(see ``write_export``).
+benchmark's steps all read it. A writer ``writer(graph, options) -> bytes`` takes a networkx graph
+(``kg.project.project`` or ``class_hierarchy``) and an ``ExportOptions``. The formats here are
+written as streams instead (``register(..., stream=...)``): ``stream(projection, options, out)``
+writes a ``kg.project.Projection`` (or a networkx graph, turned into one) to a binary file bit by
+bit, with no document tree or networkx graph in memory; their ``writer`` is the same stream into
+bytes. ``write_export`` writes a file atomically; CSV gives two files (see ``write_export``).
 
 Every writer is deterministic: nodes and edges sorted, no timestamps, fixed layout seed.
 
-GEXF is written here rather than by networkx, whose file the GEXF 1.3 schema (kg/schemas/gexf-1.3/)
-rejects (a ``lastmodifieddate``, untyped attributes). Colour, size and position go in the
+XML is written line by line exactly as ElementTree (indented) would write it. GEXF is written here
+rather than by networkx, whose file the GEXF 1.3 schema (kg/schemas/gexf-1.3/) rejects (a
+``lastmodifieddate``, untyped attributes). Colour, size and position go in the
 ``http://gexf.net/1.3/viz`` namespace, as the GEXF primer, Gephi and networkx write and read
 them; everything else validates against the schema. GraphML is also written here so that
 multi-edges get unique ids and whole won (over 2^31) is declared ``long``.
@@ -23,18 +26,18 @@ import io
 import json
 import math
 import random
-import xml.etree.ElementTree as ET
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import networkx as nx
 from rdflib import Graph
 
 from kg.errors import OutputError, UsageError
-from kg.paths import atomic_write, display
-from kg.project import rdf_of
+from kg.paths import atomic_stream, atomic_write, display
+from kg.project import Projection, rdf_of
 from kg.results import serialize_graph
 from kg.styles import colour_of
 
@@ -55,12 +58,15 @@ __all__ = [
 class ExportOptions:
     """What a writer may need besides the graph."""
 
-    dataset: Graph | None = None  # the reasoned dataset, for ttl/nt/jsonld
+    dataset: Graph | None = None  # rdflib graphs, for writers that read them (the page's class names)
     layout: bool = False  # positions (GEXF viz position, GraphML/CSV x y, Cytoscape position, D3 x y)
     seed: int = 42
+    source: Any = None  # what the graph was projected from (a KnowledgeGraph), for ttl/nt/jsonld
 
 
+Graphish = Projection | nx.Graph
 Writer = Callable[[nx.Graph, ExportOptions], bytes]
+Stream = Callable[[Projection, ExportOptions, BinaryIO], None]
 
 
 @dataclass(frozen=True)
@@ -68,14 +74,35 @@ class ExportFormat:
     name: str
     writer: Writer
     suffixes: tuple[str, ...]  # file name endings that mean this format; the first is the usual one
+    stream: Stream | None = None  # writes a Projection to a binary file bit by bit, when the format can
 
 
 EXPORTS: dict[str, ExportFormat] = {}
 
 
-def register(name: str, writer: Writer, suffixes: tuple[str, ...] | str) -> None:
-    """Add a format to `kg export` (its --format, its help and the suffixes that imply it) and the benchmark."""
-    EXPORTS[name] = ExportFormat(name, writer, (suffixes,) if isinstance(suffixes, str) else tuple(suffixes))
+def register(
+    name: str, writer: Writer | None, suffixes: tuple[str, ...] | str, *, stream: Stream | None = None
+) -> None:
+    """Add a format to `kg export` (its --format, its help and the suffixes that imply it) and the benchmark.
+
+    Give `writer` (graph, options) -> bytes, or `stream` (projection, options, binary file) -> None
+    (then the writer is the stream into bytes)."""
+    if writer is None:
+        if stream is None:
+            raise ValueError(f"format {name!r} needs a writer or a stream")
+        writer = _buffered(stream)
+    EXPORTS[name] = ExportFormat(name, writer, (suffixes,) if isinstance(suffixes, str) else tuple(suffixes), stream)
+
+
+def _buffered(stream: Stream) -> Writer:
+    def write(graph: Graphish, options: ExportOptions) -> bytes:
+        buffer = io.BytesIO()
+        stream(Projection.of(graph), options, buffer)
+        return buffer.getvalue()
+
+    write.__name__ = getattr(stream, "__name__", "write")
+    write.__doc__ = stream.__doc__
+    return write
 
 
 def format_of(path: str | Path, explicit: str | None = None) -> str:
@@ -90,9 +117,15 @@ def format_of(path: str | Path, explicit: str | None = None) -> str:
     return explicit
 
 
-def export_bytes(fmt: str, graph: nx.Graph, options: ExportOptions | None = None) -> bytes:
-    """The file contents of `graph` in `fmt`."""
-    return EXPORTS[format_of("", fmt)].writer(graph, options or ExportOptions())
+def _networkx(graph: Graphish) -> nx.Graph:
+    return graph.to_networkx() if isinstance(graph, Projection) else graph
+
+
+def export_bytes(fmt: str, graph: Graphish, options: ExportOptions | None = None) -> bytes:
+    """The file contents of `graph` (a Projection or a networkx graph) in `fmt`."""
+    spec = EXPORTS[format_of("", fmt)]
+    options = options or ExportOptions()
+    return spec.writer(graph, options) if spec.stream is not None else spec.writer(_networkx(graph), options)
 
 
 def edges_path(nodes_path: Path) -> Path:
@@ -100,27 +133,33 @@ def edges_path(nodes_path: Path) -> Path:
     return nodes_path.with_name(f"{nodes_path.stem}-edges{nodes_path.suffix or '.csv'}")
 
 
-def write_export(fmt: str, graph: nx.Graph, options: ExportOptions | None, path: Path) -> list[Path]:
-    """Write `graph` to `path` (atomically) and return the files written.
+def write_export(fmt: str, graph: Graphish, options: ExportOptions | None, path: Path) -> list[Path]:
+    """Write `graph` to `path` (atomically; streamed when the format can) and return the files written.
 
     CSV: ``-o NAME.zip`` gives one zip holding nodes.csv and edges.csv; any other name gives
     the node table at NAME and the edge table at NAME-edges.csv (two plain files, for Kumu,
     Flourish and spreadsheets). If the second file can't be written the first is removed.
     """
-    data = export_bytes(fmt, graph, options)
+    spec = EXPORTS[format_of("", fmt)]
+    options = options or ExportOptions()
     path = Path(path)
-    if fmt != "csv" or path.suffix.lower() == ".zip":
-        atomic_write(path, data)
+    if spec.stream is None:
+        atomic_write(path, spec.writer(_networkx(graph), options))
         return [path]
-    with zipfile.ZipFile(io.BytesIO(data)) as bundle:
-        nodes, edges = bundle.read("nodes.csv"), bundle.read("edges.csv")
+    projected = Projection.of(graph)
+    if fmt != "csv" or path.suffix.lower() == ".zip":
+        with atomic_stream(path) as out:
+            spec.stream(projected, options, out)
+        return [path]
     second = edges_path(path)
     if second == path:
         raise OutputError(f"cannot write {display(path)}: the edge table would overwrite it")
     existed = path.exists()
-    atomic_write(path, nodes)
+    with atomic_stream(path) as out:
+        _csv_nodes(projected, options, out)
     try:
-        atomic_write(second, edges)
+        with atomic_stream(second) as out:
+            _csv_edges(projected, out)
     except OutputError:
         if not existed:
             path.unlink(missing_ok=True)
@@ -131,33 +170,37 @@ def write_export(fmt: str, graph: nx.Graph, options: ExportOptions | None, path:
 # ---------------------------------------------------------------- shared helpers
 
 
-def _edges(graph: nx.Graph) -> list[tuple[str, str, str, dict]]:
-    """(source, target, key, data), sorted; a DiGraph's key is its edge's property."""
-    if graph.is_multigraph():
-        found = [(u, v, str(k), d) for u, v, k, d in graph.edges(keys=True, data=True)]
-    else:
-        found = [(u, v, str(d.get("property", "")), d) for u, v, d in graph.edges(data=True)]
-    return sorted(found, key=lambda e: (e[0], e[1], e[2]))
+class _Text:
+    """Text written to a binary file as UTF-8, in chunks of about a megabyte."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out, self.parts, self.size = out, [], 0
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > 1 << 20:
+            self.flush()
+
+    def flush(self) -> None:
+        self.out.write("".join(self.parts).encode("utf-8"))
+        self.parts, self.size = [], 0
 
 
-def _nodes(graph: nx.Graph) -> list[tuple[str, dict]]:
-    return sorted(graph.nodes(data=True), key=lambda item: item[0])
-
-
-def _node_keys(graph: nx.Graph) -> list[str]:
+def _node_keys(graph: Projection) -> list[str]:
     """Node attribute names: the projection's fixed ones first, then the rest sorted."""
     fixed = ["label", "label_en", "label_ko", "type", "type_label", "category", "region", "source", "iri"]
-    seen = {name for _, data in graph.nodes(data=True) for name in data}
+    seen = {name for _, data in graph.nodes for name in data}
     return [name for name in fixed if name in seen] + sorted(seen - set(fixed))
 
 
-def _edge_keys(graph: nx.Graph) -> list[str]:
+def _edge_keys(graph: Projection) -> list[str]:
     fixed = ["property", "label", "inferred"]
-    seen = {name for *_, data in _edges(graph) for name in data}
+    seen = {name for *_, data in graph.edges for name in data}
     return [name for name in fixed if name in seen] + sorted(seen - set(fixed))
 
 
-def _type_of(values: list) -> type:
+def _type_of(values: Iterable) -> type:
     kinds = {type(v) for v in values}
     if kinds <= {bool}:
         return bool
@@ -176,7 +219,7 @@ def _text(value) -> str:
     return str(value)
 
 
-def layout(graph: nx.Graph, seed: int = 42, iterations: int = 200) -> dict[str, tuple[float, float]]:
+def layout(graph: Graphish, seed: int = 42, iterations: int = 200) -> dict[str, tuple[float, float]]:
     """Fruchterman–Reingold positions in [-500, 500]; same seed, same layout.
 
     Vectorised with numpy: the pairwise repulsion is O(n²) per iteration, which pure Python
@@ -184,13 +227,14 @@ def layout(graph: nx.Graph, seed: int = 42, iterations: int = 200) -> dict[str, 
     """
     import numpy as np
 
-    nodes = sorted(graph.nodes)
+    graph = Projection.of(graph)
+    nodes = sorted(node for node, _ in graph.nodes)
     if not nodes:
         return {}
     index = {n: i for i, n in enumerate(nodes)}
     rng = random.Random(seed)
     pos = np.array([[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in nodes], dtype=float)
-    links = sorted({tuple(sorted((u, v))) for u, v, *_ in _edges(graph) if u != v})
+    links = sorted({tuple(sorted((u, v))) for u, v, *_ in graph.edges if u != v})
     heads = np.array([index[a] for a, _ in links], dtype=int)
     tails = np.array([index[b] for _, b in links], dtype=int)
     k = math.sqrt(4.0 / len(nodes))
@@ -222,13 +266,56 @@ def layout(graph: nx.Graph, seed: int = 42, iterations: int = 200) -> dict[str, 
     }
 
 
-def _positions(graph: nx.Graph, options: ExportOptions) -> dict[str, tuple[float, float]]:
+def _positions(graph: Projection, options: ExportOptions) -> dict[str, tuple[float, float]]:
     return layout(graph, options.seed) if options.layout else {}
 
 
-def _xml(root: ET.Element) -> bytes:
-    ET.indent(root, space="  ")
-    return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
+# ---------------------------------------------------------------- XML, as ElementTree writes it
+
+
+def _attr(value: str) -> str:
+    """An attribute value escaped as ElementTree escapes it."""
+    if "&" in value:
+        value = value.replace("&", "&amp;")
+    if "<" in value:
+        value = value.replace("<", "&lt;")
+    if ">" in value:
+        value = value.replace(">", "&gt;")
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    if "\r" in value:
+        value = value.replace("\r", "&#13;")
+    if "\n" in value:
+        value = value.replace("\n", "&#10;")
+    if "\t" in value:
+        value = value.replace("\t", "&#09;")
+    return value
+
+
+def _cdata(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _start(tag: str, attrs: dict[str, str]) -> str:
+    return "<" + tag + "".join(f' {name}="{_attr(value)}"' for name, value in attrs.items())
+
+
+def _leaf(level: int, tag: str, attrs: dict[str, str], text: str | None = None) -> str:
+    """An element without children, on its own indented line (empty text: the short form)."""
+    if text:
+        return f"{'  ' * level}{_start(tag, attrs)}>{_cdata(text)}</{tag}>\n"
+    return f"{'  ' * level}{_start(tag, attrs)} />\n"
+
+
+def _parent(level: int, tag: str, attrs: dict[str, str], children: list[str]) -> str:
+    """An element with the (already indented) lines of its children."""
+    if not children:
+        return _leaf(level, tag, attrs)
+    pad = "  " * level
+    return f"{pad}{_start(tag, attrs)}>\n{''.join(children)}{pad}</{tag}>\n"
+
+
+_XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
 
 # ---------------------------------------------------------------- GraphML
@@ -238,50 +325,57 @@ _XSI = "http://www.w3.org/2001/XMLSchema-instance"
 _GRAPHML_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 
 
-def write_graphml(graph: nx.Graph, options: ExportOptions) -> bytes:
+def write_graphml(graph: Projection, options: ExportOptions, out: BinaryIO) -> None:
     """GraphML (yEd, Gephi, Cytoscape, igraph): one <key> per attribute, typed, ids n_/e_/g_<name>."""
-    ET.register_namespace("", GRAPHML_NS)
-    ET.register_namespace("xsi", _XSI)
-    q = f"{{{GRAPHML_NS}}}"
-    root = ET.Element(
-        q + "graphml",
-        {f"{{{_XSI}}}schemaLocation": f"{GRAPHML_NS} http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd"},
-    )
+    text = _Text(out)
     positions = _positions(graph, options)
-    nodes, edges = _nodes(graph), _edges(graph)
-    graph_attrs = {k: v for k, v in sorted(graph.graph.items()) if isinstance(v, (str, int, float, bool))}
+    nodes, edges = graph.nodes, graph.edges
+    graph_attrs = {k: v for k, v in sorted(graph.attributes.items()) if isinstance(v, (str, int, float, bool))}
     node_keys = _node_keys(graph) + (["x", "y"] if positions else [])
-    node_values = {n: dict(d) | ({"x": positions[n][0], "y": positions[n][1]} if positions else {}) for n, d in nodes}
+
+    def values_of(node: str, data: dict) -> dict:
+        return data | {"x": positions[node][0], "y": positions[node][1]} if positions else data
+
     declared = []
     for name, value in graph_attrs.items():
         declared.append(("graph", "g_" + name, name, _type_of([value])))
     for name in node_keys:
-        declared.append(("node", "n_" + name, name, _type_of([d[name] for d in node_values.values() if name in d])))
+        kind = _type_of(values[name] for node, data in nodes for values in (values_of(node, data),) if name in values)
+        declared.append(("node", "n_" + name, name, kind))
     edge_keys = _edge_keys(graph)
     for name in edge_keys:
-        declared.append(("edge", "e_" + name, name, _type_of([d[name] for *_, d in edges if name in d])))
-    for scope, key_id, name, kind in declared:
-        ET.SubElement(
-            root, q + "key", {"id": key_id, "for": scope, "attr.name": name, "attr.type": _GRAPHML_TYPES[kind]}
-        )
+        declared.append(("edge", "e_" + name, name, _type_of(d[name] for *_, d in edges if name in d)))
     types = {(scope, name): kind for scope, _, name, kind in declared}
-    element = ET.SubElement(
-        root, q + "graph", {"id": "G", "edgedefault": "directed" if graph.is_directed() else "undirected"}
-    )
-    for name, value in graph_attrs.items():
-        ET.SubElement(element, q + "data", {"key": "g_" + name}).text = _text(types["graph", name](value))
-    for node, _ in nodes:
-        child = ET.SubElement(element, q + "node", {"id": node})
-        for name in node_keys:
-            if name in node_values[node]:
-                value = types["node", name](node_values[node][name])
-                ET.SubElement(child, q + "data", {"key": "n_" + name}).text = _text(value)
-    for i, (u, v, _, data) in enumerate(edges):
-        child = ET.SubElement(element, q + "edge", {"id": f"e{i}", "source": u, "target": v})
-        for name in edge_keys:
-            if name in data:
-                ET.SubElement(child, q + "data", {"key": "e_" + name}).text = _text(types["edge", name](data[name]))
-    return _xml(root)
+    root = {"xmlns": GRAPHML_NS, "xmlns:xsi": _XSI, "xsi:schemaLocation": f"{GRAPHML_NS} {GRAPHML_NS}/1.0/graphml.xsd"}
+    text.write(_XML_DECLARATION + _start("graphml", root) + ">\n")
+    for scope, key_id, name, kind in declared:
+        attrs = {"id": key_id, "for": scope, "attr.name": name, "attr.type": _GRAPHML_TYPES[kind]}
+        text.write(_leaf(1, "key", attrs))
+    element = {"id": "G", "edgedefault": "directed" if graph.directed else "undirected"}
+    if not (graph_attrs or nodes or edges):
+        text.write(_leaf(1, "graph", element))
+    else:
+        text.write("  " + _start("graph", element) + ">\n")
+        for name, value in graph_attrs.items():
+            text.write(_leaf(2, "data", {"key": "g_" + name}, _text(types["graph", name](value))))
+        for node, data in nodes:
+            values = values_of(node, data)
+            children = [
+                _leaf(3, "data", {"key": "n_" + name}, _text(types["node", name](values[name])))
+                for name in node_keys
+                if name in values
+            ]
+            text.write(_parent(2, "node", {"id": node}, children))
+        for i, (u, v, _, data) in enumerate(edges):
+            children = [
+                _leaf(3, "data", {"key": "e_" + name}, _text(types["edge", name](data[name])))
+                for name in edge_keys
+                if name in data
+            ]
+            text.write(_parent(2, "edge", {"id": f"e{i}", "source": u, "target": v}, children))
+        text.write("  </graph>\n")
+    text.write("</graphml>\n")
+    text.flush()
 
 
 # ---------------------------------------------------------------- GEXF 1.3
@@ -291,108 +385,170 @@ GEXF_VIZ_NS = "http://gexf.net/1.3/viz"
 _GEXF_TYPES = {bool: "boolean", int: "long", float: "double", str: "string"}
 
 
-def write_gexf(graph: nx.Graph, options: ExportOptions) -> bytes:
+def write_gexf(graph: Projection, options: ExportOptions, out: BinaryIO) -> None:
     """GEXF 1.3 (Gephi): typed attributes, edge kind = property, colour by class, positions with --layout."""
-    ET.register_namespace("", GEXF_NS)
-    ET.register_namespace("viz", GEXF_VIZ_NS)
-    ET.register_namespace("xsi", _XSI)
-    q, viz = f"{{{GEXF_NS}}}", f"{{{GEXF_VIZ_NS}}}"
-    root = ET.Element(
-        q + "gexf", {f"{{{_XSI}}}schemaLocation": f"{GEXF_NS} http://gexf.net/1.3/gexf.xsd", "version": "1.3"}
-    )
-    meta = ET.SubElement(root, q + "meta")
-    ET.SubElement(meta, q + "creator").text = "battery-kg"
-    ET.SubElement(meta, q + "description").text = str(graph.graph.get("name", "battery-kg"))
-    element = ET.SubElement(
-        root,
-        q + "graph",
-        {"defaultedgetype": "directed" if graph.is_directed() else "undirected", "mode": "static", "idtype": "string"},
-    )
-    nodes, edges = _nodes(graph), _edges(graph)
+    text = _Text(out)
+    # ElementTree declares a namespace only where it is used: viz: with the nodes' colours.
+    viz = {"xmlns:viz": GEXF_VIZ_NS} if graph.nodes else {}
+    root = {
+        "xmlns": GEXF_NS,
+        **viz,
+        "xmlns:xsi": _XSI,
+        "xsi:schemaLocation": f"{GEXF_NS} {GEXF_NS}/gexf.xsd",
+        "version": "1.3",
+    }
+    text.write(_XML_DECLARATION + _start("gexf", root) + ">\n")
+    meta = [
+        _leaf(2, "creator", {}, "battery-kg"),
+        _leaf(2, "description", {}, str(graph.attributes.get("name", "battery-kg"))),
+    ]
+    text.write(_parent(1, "meta", {}, meta))
+    element = {
+        "defaultedgetype": "directed" if graph.directed else "undirected",
+        "mode": "static",
+        "idtype": "string",
+    }
+    text.write("  " + _start("graph", element) + ">\n")
+    nodes, edges = graph.nodes, graph.edges
     positions = _positions(graph, options)
     node_keys = [name for name in _node_keys(graph) if name != "label"]
     edge_keys = [name for name in _edge_keys(graph) if name != "label"]
-    node_types = {name: _type_of([d[name] for _, d in nodes if name in d]) for name in node_keys}
-    edge_types = {name: _type_of([d[name] for *_, d in edges if name in d]) for name in edge_keys}
+    node_types = {name: _type_of(d[name] for _, d in nodes if name in d) for name in node_keys}
+    edge_types = {name: _type_of(d[name] for *_, d in edges if name in d) for name in edge_keys}
     for scope, types in (("node", node_types), ("edge", edge_types)):
-        block = ET.SubElement(element, q + "attributes", {"class": scope, "mode": "static"})
-        for name, kind in types.items():
-            ET.SubElement(block, q + "attribute", {"id": name, "title": name, "type": _GEXF_TYPES[kind]})
-    node_block = ET.SubElement(element, q + "nodes", {"count": str(len(nodes))})
-    for node, data in nodes:
-        child = ET.SubElement(node_block, q + "node", {"id": node, "label": str(data.get("label", node))})
-        values = ET.SubElement(child, q + "attvalues")
-        for name in node_keys:
-            if name in data:
-                ET.SubElement(values, q + "attvalue", {"for": name, "value": _text(node_types[name](data[name]))})
-        hex_colour = colour_of(data)
-        r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-        ET.SubElement(child, viz + "color", {"r": str(r), "g": str(g), "b": str(b)})
-        ET.SubElement(child, viz + "size", {"value": "10.0"})
-        if positions:
-            x, y = positions[node]
-            ET.SubElement(child, viz + "position", {"x": _text(float(x)), "y": _text(float(y)), "z": "0.0"})
-    edge_block = ET.SubElement(element, q + "edges", {"count": str(len(edges))})
-    for i, (u, v, key, data) in enumerate(edges):
-        attrs = {"id": f"e{i}", "source": u, "target": v, "label": str(data.get("label", key)), "kind": key}
-        child = ET.SubElement(edge_block, q + "edge", attrs)
-        values = ET.SubElement(child, q + "attvalues")
-        for name in edge_keys:
-            if name in data:
-                ET.SubElement(values, q + "attvalue", {"for": name, "value": _text(edge_types[name](data[name]))})
-    return _xml(root)
+        children = [
+            _leaf(3, "attribute", {"id": name, "title": name, "type": _GEXF_TYPES[kind]})
+            for name, kind in types.items()
+        ]
+        text.write(_parent(2, "attributes", {"class": scope, "mode": "static"}, children))
+    if not nodes:
+        text.write(_leaf(2, "nodes", {"count": "0"}))
+    else:
+        text.write("    " + _start("nodes", {"count": str(len(nodes))}) + ">\n")
+        for node, data in nodes:
+            values = [
+                _leaf(5, "attvalue", {"for": name, "value": _text(node_types[name](data[name]))})
+                for name in node_keys
+                if name in data
+            ]
+            hex_colour = colour_of(data)
+            r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+            children = [
+                _parent(4, "attvalues", {}, values),
+                _leaf(4, "viz:color", {"r": str(r), "g": str(g), "b": str(b)}),
+                _leaf(4, "viz:size", {"value": "10.0"}),
+            ]
+            if positions:
+                x, y = positions[node]
+                children.append(_leaf(4, "viz:position", {"x": _text(float(x)), "y": _text(float(y)), "z": "0.0"}))
+            text.write(_parent(3, "node", {"id": node, "label": str(data.get("label", node))}, children))
+        text.write("    </nodes>\n")
+    if not edges:
+        text.write(_leaf(2, "edges", {"count": "0"}))
+    else:
+        text.write("    " + _start("edges", {"count": str(len(edges))}) + ">\n")
+        for i, (u, v, key, data) in enumerate(edges):
+            attrs = {"id": f"e{i}", "source": u, "target": v, "label": str(data.get("label", key)), "kind": key}
+            values = [
+                _leaf(5, "attvalue", {"for": name, "value": _text(edge_types[name](data[name]))})
+                for name in edge_keys
+                if name in data
+            ]
+            text.write(_parent(3, "edge", attrs, [_parent(4, "attvalues", {}, values)]))
+        text.write("    </edges>\n")
+    text.write("  </graph>\n</gexf>\n")
+    text.flush()
 
 
 # ---------------------------------------------------------------- JSON formats
 
 
-def _json(data) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+class _Items:
+    """A JSON array written item by item (`count` items made by `make`)."""
+
+    def __init__(self, count: int, make: Callable[[], Iterator]) -> None:
+        self.count, self.make = count, make
 
 
-def write_cytoscape(graph: nx.Graph, options: ExportOptions) -> bytes:
+def _json_stream(text: _Text, value, level: int = 0) -> None:
+    """`value` as json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True) writes it, arrays
+    given as _Items written one item at a time."""
+    pad = " " * level
+    if isinstance(value, _Items):
+        if not value.count:
+            text.write("[]")
+            return
+        text.write("[")
+        for i, item in enumerate(value.make()):
+            text.write(("\n" if i == 0 else ",\n") + pad + " ")
+            _json_stream(text, item, level + 1)
+        text.write("\n" + pad + "]")
+    elif isinstance(value, dict) and any(isinstance(v, (_Items, dict)) for v in value.values()) and value:
+        text.write("{")
+        for i, key in enumerate(sorted(value)):
+            text.write(("\n" if i == 0 else ",\n") + pad + " " + json.dumps(key, ensure_ascii=False) + ": ")
+            _json_stream(text, value[key], level + 1)
+        text.write("\n" + pad + "}")
+    else:
+        dumped = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True)
+        text.write(dumped.replace("\n", "\n" + pad) if level else dumped)
+
+
+def _write_json(out: BinaryIO, value) -> None:
+    text = _Text(out)
+    _json_stream(text, value)
+    text.write("\n")
+    text.flush()
+
+
+def write_cytoscape(graph: Projection, options: ExportOptions, out: BinaryIO) -> None:
     """Cytoscape.js JSON (elements: nodes and edges with data); Cytoscape desktop imports it too."""
     positions = _positions(graph, options)
-    nodes = []
-    for node, data in _nodes(graph):
-        entry = {"data": {**data, "id": node, "value": node, "name": str(data.get("label", node))}}
-        entry["data"]["colour"] = colour_of(data)
-        if positions:
-            entry["position"] = {"x": positions[node][0], "y": positions[node][1]}
-        nodes.append(entry)
-    edges = [
-        {"data": {**data, "id": f"e{i}", "source": u, "target": v, "key": key, "interaction": key}}
-        for i, (u, v, key, data) in enumerate(_edges(graph))
-    ]
-    return _json(
-        {
-            "data": dict(graph.graph),
-            "directed": graph.is_directed(),
-            "multigraph": graph.is_multigraph(),
-            "elements": {"nodes": nodes, "edges": edges},
-        }
-    )
+
+    def nodes():
+        for node, data in graph.nodes:
+            entry = {"data": {**data, "id": node, "value": node, "name": str(data.get("label", node))}}
+            entry["data"]["colour"] = colour_of(data)
+            if positions:
+                entry["position"] = {"x": positions[node][0], "y": positions[node][1]}
+            yield entry
+
+    def edges():
+        for i, (u, v, key, data) in enumerate(graph.edges):
+            yield {"data": {**data, "id": f"e{i}", "source": u, "target": v, "key": key, "interaction": key}}
+
+    document = {
+        "data": dict(graph.attributes),
+        "directed": graph.directed,
+        "multigraph": graph.multigraph,
+        "elements": {"nodes": _Items(len(graph.nodes), nodes), "edges": _Items(len(graph.edges), edges)},
+    }
+    _write_json(out, document)
 
 
-def write_d3(graph: nx.Graph, options: ExportOptions) -> bytes:
+def write_d3(graph: Projection, options: ExportOptions, out: BinaryIO) -> None:
     """D3 node-link JSON: ``nodes`` with ``id``, ``links`` with ``source``/``target`` (what d3.forceLink expects)."""
     positions = _positions(graph, options)
-    nodes = []
-    for node, data in _nodes(graph):
-        entry = {**data, "id": node, "colour": colour_of(data)}
-        if positions:
-            entry["x"], entry["y"] = positions[node]
-        nodes.append(entry)
-    links = [{**data, "source": u, "target": v, "key": key} for u, v, key, data in _edges(graph)]
-    return _json(
-        {
-            "directed": graph.is_directed(),
-            "multigraph": graph.is_multigraph(),
-            "graph": dict(graph.graph),
-            "nodes": nodes,
-            "links": links,
-        }
-    )
+
+    def nodes():
+        for node, data in graph.nodes:
+            entry = {**data, "id": node, "colour": colour_of(data)}
+            if positions:
+                entry["x"], entry["y"] = positions[node]
+            yield entry
+
+    def links():
+        for u, v, key, data in graph.edges:
+            yield {**data, "source": u, "target": v, "key": key}
+
+    document = {
+        "directed": graph.directed,
+        "multigraph": graph.multigraph,
+        "graph": dict(graph.attributes),
+        "nodes": _Items(len(graph.nodes), nodes),
+        "links": _Items(len(graph.edges), links),
+    }
+    _write_json(out, document)
 
 
 # ---------------------------------------------------------------- Graphviz DOT
@@ -404,86 +560,102 @@ def dot_quote(value) -> str:
     return f'"{text}"'
 
 
-def write_dot(graph: nx.Graph, options: ExportOptions) -> bytes:
+def write_dot(graph: Projection, options: ExportOptions, out: BinaryIO) -> None:
     """Graphviz DOT: nodes filled by class, edges labelled by property, every attribute kept."""
-    arrow = "->" if graph.is_directed() else "--"
-    lines = [
-        f"{'digraph' if graph.is_directed() else 'graph'} {dot_quote(graph.graph.get('name', 'battery-kg'))} {{",
-        '  graph [charset="UTF-8", rankdir="LR", overlap="false"];',
-        '  node [shape="box", style="rounded,filled", fontname="Noto Sans CJK KR"];',
-        '  edge [fontname="Noto Sans CJK KR", fontsize="10"];',
-    ]
-    for node, data in _nodes(graph):
+    text = _Text(out)
+    arrow = "->" if graph.directed else "--"
+    text.write(
+        f"{'digraph' if graph.directed else 'graph'} {dot_quote(graph.attributes.get('name', 'battery-kg'))} {{\n"
+        '  graph [charset="UTF-8", rankdir="LR", overlap="false"];\n'
+        '  node [shape="box", style="rounded,filled", fontname="Noto Sans CJK KR"];\n'
+        '  edge [fontname="Noto Sans CJK KR", fontsize="10"];\n'
+    )
+    for node, data in graph.nodes:
         attrs = {"label": data.get("label", node), "fillcolor": colour_of(data)}
         attrs |= {f"kg_{k}" if k in ("label", "id") else k: v for k, v in data.items() if k != "label"}
         attrs["label"] = data.get("label", node)
         body = ", ".join(f"{name}={dot_quote(value)}" for name, value in attrs.items())
-        lines.append(f"  {dot_quote(node)} [{body}];")
-    for u, v, key, data in _edges(graph):
+        text.write(f"  {dot_quote(node)} [{body}];\n")
+    for u, v, key, data in graph.edges:
         attrs = {"key": key, **{k: v2 for k, v2 in data.items()}}
         if data.get("inferred"):
             attrs["style"] = "dashed"
         body = ", ".join(f"{name}={dot_quote(value)}" for name, value in attrs.items())
-        lines.append(f"  {dot_quote(u)} {arrow} {dot_quote(v)} [{body}];")
-    lines.append("}")
-    return ("\n".join(lines) + "\n").encode("utf-8")
+        text.write(f"  {dot_quote(u)} {arrow} {dot_quote(v)} [{body}];\n")
+    text.write("}\n")
+    text.flush()
 
 
 # ---------------------------------------------------------------- CSV
 
 
-def write_csv(graph: nx.Graph, options: ExportOptions) -> bytes:
+def _csv_nodes(graph: Projection, options: ExportOptions, out: BinaryIO) -> None:
+    """nodes.csv: id and the node attributes, UTF-8 with a byte-order mark."""
+    text = _Text(out)
+    text.write("\ufeff")
+    positions = _positions(graph, options)
+    node_keys = _node_keys(graph) + (["x", "y"] if positions else [])
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(["id", *node_keys])
+    for node, data in graph.nodes:
+        row = dict(data) | ({"x": positions[node][0], "y": positions[node][1]} if positions else {})
+        writer.writerow([node, *(_text(row[k]) if k in row else "" for k in node_keys)])
+    text.flush()
+
+
+def _csv_edges(graph: Projection, out: BinaryIO) -> None:
+    """edges.csv: id, source, target and the edge attributes, UTF-8 with a byte-order mark."""
+    text = _Text(out)
+    text.write("\ufeff")
+    edge_keys = _edge_keys(graph)
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow(["id", "source", "target", *edge_keys])
+    for i, (u, v, _, data) in enumerate(graph.edges):
+        writer.writerow([f"e{i}", u, v, *(_text(data[k]) if k in data else "" for k in edge_keys)])
+    text.flush()
+
+
+def write_csv(graph: Projection, options: ExportOptions, out: BinaryIO) -> None:
     """A zip of nodes.csv (id + attributes) and edges.csv (id, source, target, property, label, inferred).
 
     UTF-8 with a byte-order mark, so spreadsheets show Hangul; numbers unformatted.
     """
-    positions = _positions(graph, options)
-    node_keys = _node_keys(graph) + (["x", "y"] if positions else [])
-    nodes_text = io.StringIO()
-    writer = csv.writer(nodes_text, lineterminator="\r\n")
-    writer.writerow(["id", *node_keys])
-    for node, data in _nodes(graph):
-        row = dict(data) | ({"x": positions[node][0], "y": positions[node][1]} if positions else {})
-        writer.writerow([node, *(_text(row[k]) if k in row else "" for k in node_keys)])
-    edge_keys = _edge_keys(graph)
-    edges_text = io.StringIO()
-    writer = csv.writer(edges_text, lineterminator="\r\n")
-    writer.writerow(["id", "source", "target", *edge_keys])
-    for i, (u, v, _, data) in enumerate(_edges(graph)):
-        writer.writerow([f"e{i}", u, v, *(_text(data[k]) if k in data else "" for k in edge_keys)])
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as bundle:
-        for name, text in (("nodes.csv", nodes_text.getvalue()), ("edges.csv", edges_text.getvalue())):
+    with zipfile.ZipFile(out, "w") as bundle:
+        for name, write in (
+            ("nodes.csv", lambda f: _csv_nodes(graph, options, f)),
+            ("edges.csv", lambda f: _csv_edges(graph, f)),
+        ):
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            bundle.writestr(info, text.encode("utf-8-sig"))
-    return buffer.getvalue()
+            with bundle.open(info, "w") as member:
+                write(member)
 
 
 # ---------------------------------------------------------------- RDF
 
 
-def _rdf_writer(fmt: str) -> Writer:
-    def write(graph: nx.Graph, options: ExportOptions) -> bytes:
-        if options.dataset is None:
+def _rdf_stream(fmt: str) -> Stream:
+    def write(graph: Projection, options: ExportOptions, out: BinaryIO) -> None:
+        source = options.source if options.source is not None else options.dataset
+        if source is None:
             raise UsageError(f"--format {fmt} needs the RDF dataset the graph was projected from")
-        return serialize_graph(rdf_of(options.dataset, graph), fmt).encode("utf-8")
+        out.write(serialize_graph(rdf_of(source, graph), fmt).encode("utf-8"))
 
     write.__name__ = f"write_{fmt}"
     write.__doc__ = f"The (sub)graph's asserted triples (plus kept inferred edges) as {fmt}."
     return write
 
 
-for _name, _writer, _suffixes in (
+for _name, _stream, _suffixes in (
     ("graphml", write_graphml, (".graphml",)),
     ("gexf", write_gexf, (".gexf",)),
     ("cytoscape", write_cytoscape, (".cyjs",)),
     ("d3", write_d3, (".json",)),
     ("dot", write_dot, (".dot", ".gv")),
     ("csv", write_csv, (".csv", ".zip")),
-    ("ttl", _rdf_writer("ttl"), (".ttl",)),
-    ("nt", _rdf_writer("nt"), (".nt",)),
-    ("jsonld", _rdf_writer("jsonld"), (".jsonld",)),
+    ("ttl", _rdf_stream("ttl"), (".ttl",)),
+    ("nt", _rdf_stream("nt"), (".nt",)),
+    ("jsonld", _rdf_stream("jsonld"), (".jsonld",)),
 ):
-    register(_name, _writer, _suffixes)
+    register(_name, None, _suffixes, stream=_stream)

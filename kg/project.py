@@ -26,32 +26,36 @@ Data model decisions (from ontology/ and data/):
   so ``--class kg:Initiative kg:Organisation --inferred`` shows kg:fundedBy edges, because the
   funding contributions that imply them are not in the picture.
 
-The library returns graphs; filters that name something unknown raise UsageError.
+The projection reads the engine's store through SPARQL (a handful of queries, each returning the
+triples of a few properties), indexes the rows in plain dictionaries and returns a ``Projection``:
+sorted node and edge lists the writers of kg.export stream out; no rdflib graph and no networkx
+graph is made on the way. ``project`` and ``class_hierarchy`` give the same as networkx graphs,
+for the analysis and the pictures. Filters that name something unknown raise UsageError.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+import functools
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
+from typing import Any
 
 import networkx as nx
 from rdflib import BNode, Dataset, Graph, Literal, URIRef
-from rdflib.collection import Collection
 from rdflib.term import Node
 
 from kg.errors import UsageError
 from kg.namespaces import (
-    DATA_GRAPHS,
     DCTERMS,
-    DEFAULT_GRAPH,
     KG,
     KGC,
     KGD,
     KGG,
     OWL,
     PREFIXES,
-    PROV,
     RDF,
     RDFS,
     SKOS,
@@ -59,9 +63,19 @@ from kg.namespaces import (
     XSD_FLOATS,
     XSD_INTEGERS,
 )
-from kg.results import curie
+from kg.results import curie as _plain_curie
 
-__all__ = ["project", "class_hierarchy", "rdf_of", "expand", "LANGS", "EDGE_EXTRA_PROPERTIES"]
+__all__ = [
+    "Projection",
+    "projection",
+    "hierarchy",
+    "project",
+    "class_hierarchy",
+    "rdf_of",
+    "expand",
+    "LANGS",
+    "EDGE_EXTRA_PROPERTIES",
+]
 
 LANGS = ("en", "ko")
 # SKOS links between concepts worth drawing; skos:narrower is the inverse of broader.
@@ -71,77 +85,285 @@ _SOURCE_PROPERTIES = (KG.source, DCTERMS.source)
 _LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel)
 # Value nodes (blank nodes) whose literals become attributes of their owner, attribute suffixes.
 _VALUE_PARTS = {KG.value: "", KG.currency: "Currency", KG.unitText: "Unit", KG.unitCode: "UnitCode"}
+_SCHEMA_PROPERTIES = (
+    RDFS.subClassOf,
+    RDFS.subPropertyOf,
+    OWL.inverseOf,
+    OWL.propertyChainAxiom,
+    RDF.first,
+    RDF.rest,
+)
+# The graphs that hold what was asserted (kgg:inferred holds what reasoning added).
+_ASSERTED = (KGG.ontology, KGG.data)
+
+curie = functools.lru_cache(maxsize=None)(_plain_curie)
+
+
+# ---------------------------------------------------------------- the projected graph
+
+
+@dataclass
+class Projection:
+    """A property graph ready to write: node and edge lists, sorted, with their attributes.
+
+    ``nodes``: (id, attributes) sorted by id; ``edges``: (source, target, key, attributes) sorted by
+    (source, target, key); ``attributes``: the graph's own (name, language, filters).
+    """
+
+    attributes: dict[str, Any] = field(default_factory=dict)
+    nodes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    edges: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    directed: bool = True
+    multigraph: bool = True
+
+    def number_of_nodes(self) -> int:
+        return len(self.nodes)
+
+    def number_of_edges(self) -> int:
+        return len(self.edges)
+
+    def to_networkx(self) -> nx.Graph:
+        """The same graph in networkx (a MultiDiGraph keyed by property, or a DiGraph)."""
+        graph = (nx.MultiDiGraph if self.multigraph else nx.DiGraph)() if self.directed else nx.Graph()
+        graph.graph.update(self.attributes)
+        for node, data in self.nodes:
+            graph.add_node(node, **data)
+        for u, v, key, data in self.edges:
+            if graph.is_multigraph():
+                graph.add_edge(u, v, key=key, **data)
+            else:
+                graph.add_edge(u, v, **data)
+        return graph
+
+    @classmethod
+    def of(cls, graph: Projection | nx.Graph) -> Projection:
+        """A Projection as is; a networkx graph as a Projection (its nodes and edges sorted)."""
+        if isinstance(graph, Projection):
+            return graph
+        if graph.is_multigraph():
+            found = [(u, v, str(k), d) for u, v, k, d in graph.edges(keys=True, data=True)]
+        else:
+            found = [(u, v, str(d.get("property", "")), d) for u, v, d in graph.edges(data=True)]
+        return cls(
+            attributes=dict(graph.graph),
+            nodes=sorted(graph.nodes(data=True), key=lambda item: item[0]),
+            edges=sorted(found, key=lambda e: (e[0], e[1], e[2])),
+            directed=graph.is_directed(),
+            multigraph=graph.is_multigraph(),
+        )
+
+
+# ---------------------------------------------------------------- reading the store
+
+
+Select = Callable[..., list[tuple]]
+
+
+def _selector(source: Any) -> Select:
+    """`select(name, p=[...])`: the rows of kg/sparql/NAME.rq over `source`, its WHERE group opened by a
+    VALUES block of the properties ?p when given. `source`: a KnowledgeGraph (read by its engine), or
+    rdflib graphs (an rdflib Dataset with kg's named graphs, or one Graph taken as the data; also a
+    KnowledgeGraph whose engine keeps rdflib graphs, whose SPARQL takes minutes where Oxigraph takes
+    seconds), copied into an Oxigraph store first."""
+    from kg.engine import get_engine
+    from kg.engine.sparql_text import bind_values
+    from kg.graph import KnowledgeGraph
+    from kg.paths import internal_sparql_dir
+
+    if isinstance(source, KnowledgeGraph) and not isinstance(source.dataset, Graph):
+        run = source.run
+    else:
+        from kg.queries import run as run_query
+
+        rdf = source.dataset if isinstance(source, KnowledgeGraph) else source
+        engine = get_engine("fast")
+        if isinstance(rdf, Dataset):
+            graphs = {graph.identifier: graph for graph in rdf.graphs() if len(graph)}
+        else:
+            graphs = {KGG.data: rdf}
+        dataset = engine.dataset(graphs)
+
+        def run(text: str):
+            return run_query(text, dataset, engine=engine)
+
+    def select(name: str, p: Iterable[URIRef] | None = None) -> list[tuple]:
+        text = (internal_sparql_dir() / f"{name}.rq").read_text(encoding="utf-8")
+        if p is not None:
+            text = bind_values(text, {"p": sorted(p)})
+        return run(text).rows
+
+    return select
+
+
+@dataclass
+class _Links:
+    """The triples of the properties that link terms, indexed both ways."""
+
+    asserted: set[tuple[Node, URIRef, Node]] = field(default_factory=set)
+    inferred: set[tuple[Node, URIRef, Node]] = field(default_factory=set)
+    objects: dict[tuple[Node, URIRef], list[Node]] = field(default_factory=lambda: defaultdict(list))
+    subjects: dict[tuple[URIRef, Node], list[Node]] = field(default_factory=lambda: defaultdict(list))
+    cites: dict[Node, set[Node]] = field(default_factory=lambda: defaultdict(set))
 
 
 class _Model:
-    """The parts of the dataset the projection reads, indexed once."""
+    """The parts of the store the projection reads, each read once by a SPARQL query and indexed."""
 
-    def __init__(self, dataset: Graph) -> None:
-        # Each data file's graph with the sources it is derived from (kg.load.provenance).
-        self.files: list[tuple[Graph, set[URIRef]]] = []
-        if isinstance(dataset, Dataset):
-            ontology, data, inferred = (dataset.graph(name) for name in (KGG.ontology, KGG.data, KGG.inferred))
-            if len(ontology) + len(data) == 0:  # a Dataset without our named graphs: all of it is asserted
-                ontology, data, inferred = Graph(), _union(dataset), Graph()
-            provenance = dataset.graph(DEFAULT_GRAPH)
-            for graph in dataset.graphs():
-                if str(graph.identifier).startswith(DATA_GRAPHS):
-                    cited = {o for o in provenance.objects(graph.identifier, PROV.wasDerivedFrom)}
-                    self.files.append((graph, cited))
-        else:
-            ontology, data, inferred = Graph(), dataset, Graph()
-        self.ontology = ontology
-        self.asserted = _union(ontology, data)
-        self.inferred = inferred
-        self.everything = _union(self.asserted, inferred)
+    def __init__(self, source: Any) -> None:
+        self.select = _selector(source)
+        # rdf:type over everything: entities (kgd:/kgc: IRIs with kg: classes), classes, object properties.
+        self.types: dict[URIRef, set[URIRef]] = defaultdict(set)
+        declared_classes: set[URIRef] = set()
+        object_properties: set[URIRef] = set()
+        for s, c in self.select("projection-types"):
+            if c == OWL.Class:
+                declared_classes.add(s)
+            elif c == OWL.ObjectProperty:
+                object_properties.add(s)
+            elif _in(s, KGD) or _in(s, KGC):
+                self.types[s].add(c)
+        self.types = dict(self.types)
+        self.entities = sorted(self.types)
 
-        self.superclasses = _closure(self.everything, RDFS.subClassOf)
-        self.subproperties = _inverse_closure(self.everything, RDFS.subPropertyOf)
+        # The schema: sub-classes and sub-properties, inverses, property chains (as RDF lists).
+        step: dict[URIRef, list[tuple[Node, Node]]] = defaultdict(list)
+        self.asserted_subclasses: set[tuple[Node, Node]] = set()
+        seen: set[tuple[Node, Node, Node]] = set()
+        for g, s, p, o in self.select("projection-statements", _SCHEMA_PROPERTIES):
+            if p == RDFS.subClassOf and g in _ASSERTED:
+                self.asserted_subclasses.add((s, o))
+            if (s, p, o) not in seen:
+                seen.add((s, p, o))
+                step[p].append((s, o))
+        self.superclasses = _closure(step[RDFS.subClassOf])
+        self.subproperties = _inverse_closure(step[RDFS.subPropertyOf])
         self.kg_classes = sorted(
-            {c for c in self.everything.subjects(RDF.type, OWL.Class) if _in(c, KG)}
-            | {c for c in self.everything.subjects(RDFS.subClassOf, None) if _in(c, KG)}
+            {c for c in declared_classes if _in(c, KG)} | {s for s, _ in step[RDFS.subClassOf] if _in(s, KG)}
         )
-        self.edge_properties = {
-            p for p in self.everything.subjects(RDF.type, OWL.ObjectProperty) if _in(p, KG) and p != KG.source
-        } | set(EDGE_EXTRA_PROPERTIES)
+        self.edge_properties = {p for p in object_properties if _in(p, KG) and p != KG.source} | set(
+            EDGE_EXTRA_PROPERTIES
+        )
         self.inverse: dict[URIRef, set[URIRef]] = defaultdict(set)
-        for p, q in self.everything.subject_objects(OWL.inverseOf):
+        for p, q in step[OWL.inverseOf]:
             self.inverse[p].add(q)
             self.inverse[q].add(p)
         for p in _SYMMETRIC:
             self.inverse[p].add(p)
+        first, rest = dict(step[RDF.first]), dict(step[RDF.rest])
         self.chains: dict[URIRef, list[URIRef]] = {}
-        for p, head in self.everything.subject_objects(OWL.propertyChainAxiom):
-            self.chains[p] = [m for m in Collection(self.everything, head) if isinstance(m, URIRef)]
+        for p, head in step[OWL.propertyChainAxiom]:
+            members, node, visited = [], head, set()
+            while node in first and node not in visited:
+                visited.add(node)
+                members.append(first[node])
+                node = rest.get(node, RDF.nil)
+            self.chains[p] = [m for m in members if isinstance(m, URIRef)]
 
-        self.types: dict[URIRef, set[URIRef]] = defaultdict(set)
-        for s, c in self.everything.subject_objects(RDF.type):
-            if isinstance(s, URIRef) and (_in(s, KGD) or _in(s, KGC)) and _in(c, KG):
-                self.types[s].add(c)
-        self.entities = sorted(self.types)
+        # Labels over everything: rdfs:label and skos:prefLabel, and skos:altLabel.
+        self.labels: dict[Node, list[Node]] = defaultdict(list)
+        self.alt_labels: dict[Node, list[Node]] = defaultdict(list)
+        props = (*_LABEL_PROPERTIES, SKOS.altLabel)
+        for s, p, o in {(s, p, o) for _, s, p, o in self.select("projection-statements", props)}:
+            (self.alt_labels if p == SKOS.altLabel else self.labels)[s].append(o)
+
+    # -- links between terms: edges, places, sources ------------------------------------------
+
+    @cached_property
+    def _links(self) -> _Links:
+        """Every triple of an edge, place or source property: asserted (ontology, data) and inferred."""
+        links = _Links()
+        wanted = self.edge_properties | set(_Places.PROPERTIES) | set(_SOURCE_PROPERTIES)
+        for g, s, p, o in self.select("projection-statements", wanted):
+            (links.inferred if g == KGG.inferred else links.asserted).add((s, p, o))
+        for s, p, o in links.asserted | links.inferred:
+            links.objects[s, p].append(o)
+            links.subjects[p, o].append(s)
+        for s, p, o in links.asserted:
+            if p in _SOURCE_PROPERTIES:
+                links.cites[s].add(o)
+        return links
+
+    def objects(self, subject: Node, prop: URIRef) -> list[Node]:
+        return self._links.objects.get((subject, prop), [])
+
+    def subjects(self, prop: URIRef, obj: Node) -> list[Node]:
+        return self._links.subjects.get((prop, obj), [])
+
+    def links(self, *, inferred: bool) -> set[tuple[Node, URIRef, Node]]:
+        return self._links.inferred if inferred else self._links.asserted
+
+    def cites(self, subject: Node) -> set[Node]:
+        """The sources `subject` cites in asserted statements (kg:source, dcterms:source)."""
+        return self._links.cites.get(subject, set())
+
+    @cached_property
+    def files(self) -> tuple[dict[tuple, set[URIRef]], dict[URIRef, set[Node]]]:
+        """Which data files' graphs hold each edge statement, and the sources each file's graph is derived from."""
+        holders: dict[tuple, set[URIRef]] = defaultdict(set)
+        for f, s, p, o in self.select("projection-file-statements", self.edge_properties):
+            holders[s, p, o].add(f)
+        cited: dict[URIRef, set[Node]] = defaultdict(set)
+        for f, src in self.select("projection-file-sources"):
+            cited[f].add(src)
+        return holders, cited
 
     def sources_of(self, triple: tuple[URIRef, URIRef, URIRef]) -> set[URIRef]:
         """The sources that make an asserted statement: those of each data file's graph holding it (a
         shared reference file's, narrowed to the sources its subject cites)."""
+        holders, cited_by = self.files
         found: set[URIRef] = set()
-        subject_cites = {o for p in _SOURCE_PROPERTIES for o in self.asserted.objects(triple[0], p)}
-        for graph, cited in self.files:
-            if triple in graph:
-                found |= (cited & subject_cites) if len(cited) > 1 and cited & subject_cites else cited
+        subject_cites = self.cites(triple[0])
+        for graph in holders.get(triple, ()):
+            cited = cited_by.get(graph, set())
+            found |= (cited & subject_cites) if len(cited) > 1 and cited & subject_cites else cited
         return found
+
+    # -- literal attributes ---------------------------------------------------------------
+
+    @cached_property
+    def literals(self) -> dict[Node, list[tuple[URIRef, Node]]]:
+        """Asserted kg: properties whose value is a literal or a value node, by subject."""
+        found: dict[Node, list[tuple[URIRef, Node]]] = defaultdict(list)
+        for s, p, o in self.select("projection-literals"):
+            found[s].append((p, o))
+        return found
+
+    @cached_property
+    def value_parts(self) -> dict[Node, list[tuple[URIRef, Node]]]:
+        """The literals of the value nodes (amounts, areas): kg:value, kg:currency, kg:unitText, kg:unitCode."""
+        found: dict[Node, list[tuple[URIRef, Node]]] = defaultdict(list)
+        for b, p, v in self.select("projection-asserted", _VALUE_PARTS):
+            if isinstance(b, BNode) and isinstance(v, Literal):
+                found[b].append((p, v))
+        return found
+
+    # -- the class and property hierarchy ---------------------------------------------------
 
     def most_specific(self, classes: Iterable[URIRef]) -> URIRef:
         classes = set(classes)
-        minimal = [c for c in classes if not any(c in self.superclasses[d] for d in classes if d != c)]
+        minimal = [c for c in classes if not any(c in self.superclasses.get(d, ()) for d in classes if d != c)]
         return min(minimal, key=curie)
 
     def top_class(self, cls: URIRef) -> URIRef:
         """The most general kg: superclass of `cls` (itself when it has none)."""
-        tops = [c for c in self.superclasses[cls] if _in(c, KG) and not any(_in(d, KG) for d in self.superclasses[c])]
+        tops = [
+            c
+            for c in self.superclasses.get(cls, ())
+            if _in(c, KG) and not any(_in(d, KG) for d in self.superclasses.get(c, ()))
+        ]
         return min(tops, key=curie) if tops else cls
 
+    def pick(self, term: Node, lang: str, strict: bool = False) -> str:
+        """The smallest label in `lang`, else in English (unless strict), else ''."""
+        labels = [o for o in self.labels.get(term, ()) if isinstance(o, Literal)]
+        for wanted in (lang,) if strict else (lang, "en"):
+            chosen = sorted(str(o) for o in labels if o.language == wanted)
+            if chosen:
+                return chosen[0]
+        return ""
+
     def label(self, term: URIRef, lang: str) -> str:
-        return _pick(self.everything, term, _LABEL_PROPERTIES, lang) or curie(term)
+        return self.pick(term, lang) or curie(term)
 
     def derivations(self, prop: URIRef) -> set[URIRef]:
         """The properties whose edges can imply an edge of `prop`: itself, sub-properties, chain members."""
@@ -152,13 +374,13 @@ class _Model:
             if p in found:
                 continue
             found.add(p)
-            todo.extend(self.subproperties[p])
+            todo.extend(self.subproperties.get(p, ()))
             todo.extend(self.chains.get(p, ()))
         return found
 
 
-def project(
-    dataset: Graph,
+def projection(
+    source: Any,
     *,
     lang: str = "en",
     inferred: bool = False,
@@ -166,9 +388,9 @@ def project(
     classes: Iterable[str] = (),
     focus: URIRef | None = None,
     depth: int = 1,
-) -> nx.MultiDiGraph:
-    """The entities of `dataset` (an rdflib Dataset, kg.graph's `rdflib` view) as a MultiDiGraph: CURIE
-    node ids, attributes, one edge per object property.
+) -> Projection:
+    """The entities of `source` (a KnowledgeGraph, or an rdflib Dataset with kg's named graphs) as a
+    Projection: CURIE node ids, attributes, one edge per object property.
 
     Filters apply in this order: `region` (a place's IRI: its members and what they link to),
     classes, then the neighbourhood of the entity `focus` up to `depth` hops in either direction.
@@ -178,11 +400,11 @@ def project(
         raise UsageError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
     if depth < 0:
         raise UsageError(f"--depth must be 0 or more, not {depth}")
-    model = _Model(dataset)
+    model = _Model(source)
     if not model.entities:
         raise UsageError("the graph has no entities to project (no kgd:/kgc: IRI typed with a kg: class)")
     places = _Places(model)
-    asserted_edges = _edges(model, model.asserted)
+    asserted_edges = _edges(model, inferred=False)
 
     keep = set(model.entities)
     if region is not None:
@@ -201,91 +423,121 @@ def project(
     if inferred:
         edges += [(s, p, o, True) for s, p, o in _most_specific_inferred(model, edges, keep)]
 
-    graph = nx.MultiDiGraph()
-    graph.graph.update(
-        {
-            "name": "battery-kg",
-            "lang": lang,
-            "inferred": inferred,
-            "region": curie(region) if region is not None else "",
-            "classes": " ".join(sorted(curie(c) for c in _resolve_classes(model, classes, closed=False))),
-            "focus": curie(focus_iri) if focus_iri is not None else "",
-            "depth": depth if focus_iri is not None else 0,
-        }
-    )
-    for entity in sorted(keep, key=curie):
-        graph.add_node(curie(entity), **_node_attributes(model, places, entity, lang))
-    for s, p, o, is_inferred in sorted(edges, key=lambda e: (curie(e[0]), curie(e[2]), curie(e[1]))):
-        key = curie(p)
+    attributes = {
+        "name": "battery-kg",
+        "lang": lang,
+        "inferred": inferred,
+        "region": curie(region) if region is not None else "",
+        "classes": " ".join(sorted(curie(c) for c in _resolve_classes(model, classes, closed=False))),
+        "focus": curie(focus_iri) if focus_iri is not None else "",
+        "depth": depth if focus_iri is not None else 0,
+    }
+    links = [(curie(s), curie(o), curie(p), s, p, o, is_inferred) for s, p, o, is_inferred in edges]
+    ids = {curie(entity): entity for entity in keep}
+    if focus_iri is not None:
+        near = _neighbourhood(curie(focus_iri), [(u, v) for u, v, *_ in links], depth)
+        ids = {node: entity for node, entity in ids.items() if node in near}
+        links = [link for link in links if link[0] in near and link[1] in near]
+    nodes = [(node, _node_attributes(model, places, ids[node], lang)) for node in sorted(ids)]
+    _harmonise_types(nodes)
+    out_edges = []
+    for u, v, key, s, p, o, is_inferred in sorted(links, key=lambda e: (e[0], e[1], e[2])):
         # An asserted edge's sources: the pages whose statements make it (inferred edges have none of their own).
         sources = "" if is_inferred else " ".join(sorted(curie(src) for src in model.sources_of((s, p, o))))
-        graph.add_edge(
-            curie(s), curie(o), key=key, property=key, label=model.label(p, lang), inferred=is_inferred, sources=sources
-        )
-    if focus_iri is not None:
-        near = nx.single_source_shortest_path_length(graph.to_undirected(as_view=True), curie(focus_iri), cutoff=depth)
-        graph = graph.subgraph(sorted(near)).copy()
-    _harmonise_types(graph)
-    return graph
+        data = {"property": key, "label": model.label(p, lang), "inferred": is_inferred, "sources": sources}
+        out_edges.append((u, v, key, data))
+    return Projection(attributes, nodes, out_edges)
 
 
-def class_hierarchy(dataset: Graph, lang: str = "en") -> nx.DiGraph:
+def project(source: Any, **options: Any) -> nx.MultiDiGraph:
+    """`projection` as a networkx MultiDiGraph (for the analysis and the pictures)."""
+    return projection(source, **options).to_networkx()
+
+
+def hierarchy(source: Any, lang: str = "en") -> Projection:
     """The ontology's kg: classes, edges subclass → superclass (asserted rdfs:subClassOf between kg: classes)."""
     if lang not in LANGS:
         raise UsageError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-    model = _Model(dataset)
+    model = _Model(source)
     counts: dict[URIRef, int] = defaultdict(int)
     for entity in model.entities:
         counts[model.most_specific(model.types[entity])] += 1
-    graph = nx.DiGraph()
-    graph.graph.update({"name": "battery-kg class hierarchy", "lang": lang})
-    for cls in sorted(model.kg_classes, key=curie):
-        graph.add_node(
+    nodes = [
+        (
             curie(cls),
-            iri=str(cls),
-            type="owl:Class",
-            label=model.label(cls, lang),
-            label_en=_pick(model.everything, cls, _LABEL_PROPERTIES, "en") or curie(cls),
-            label_ko=_pick(model.everything, cls, _LABEL_PROPERTIES, "ko") or "",
-            region="",
-            source="",
-            instances=counts[cls],
+            {
+                "iri": str(cls),
+                "type": "owl:Class",
+                "label": model.label(cls, lang),
+                "label_en": model.pick(cls, "en") or curie(cls),
+                "label_ko": model.pick(cls, "ko") or "",
+                "region": "",
+                "source": "",
+                "instances": counts[cls],
+            },
         )
-    pairs = {
-        (curie(s), curie(o))
-        for s, o in model.asserted.subject_objects(RDFS.subClassOf)
-        if _in(s, KG) and _in(o, KG) and s != o
-    }
+        for cls in sorted(model.kg_classes, key=curie)
+    ]
+    pairs = {(curie(s), curie(o)) for s, o in model.asserted_subclasses if _in(s, KG) and _in(o, KG) and s != o}
     label = "subclass of" if lang == "en" else "하위 클래스"
-    for s, o in sorted(pairs):
-        graph.add_edge(s, o, key="rdfs:subClassOf", property="rdfs:subClassOf", label=label, inferred=False)
-    return graph
+    edges = [
+        (
+            s,
+            o,
+            "rdfs:subClassOf",
+            {"key": "rdfs:subClassOf", "property": "rdfs:subClassOf", "label": label, "inferred": False},
+        )
+        for s, o in sorted(pairs)
+    ]
+    return Projection({"name": "battery-kg class hierarchy", "lang": lang}, nodes, edges, multigraph=False)
+
+
+def class_hierarchy(source: Any, lang: str = "en") -> nx.DiGraph:
+    """`hierarchy` as a networkx DiGraph."""
+    return hierarchy(source, lang).to_networkx()
+
+
+def _neighbourhood(start: str, pairs: list[tuple[str, str]], depth: int) -> set[str]:
+    """The nodes at most `depth` edges from `start`, edges taken in either direction."""
+    around: dict[str, set[str]] = defaultdict(set)
+    for u, v in pairs:
+        around[u].add(v)
+        around[v].add(u)
+    near, todo = {start: 0}, deque([start])
+    while todo:
+        node = todo.popleft()
+        if near[node] == depth:
+            continue
+        for other in around[node]:
+            if other not in near:
+                near[other] = near[node] + 1
+                todo.append(other)
+    return set(near)
 
 
 # ---------------------------------------------------------------- edges
 
 
-def _edges(model: _Model, graph: Graph) -> list[tuple[URIRef, URIRef, URIRef]]:
+def _edges(model: _Model, *, inferred: bool) -> list[tuple[URIRef, URIRef, URIRef]]:
     entities = model.types
-    found = []
-    for p in model.edge_properties:
-        for s, o in graph.subject_objects(p):
-            if s in entities and o in entities and s != o:
-                found.append((s, p, o))
-    if graph is model.asserted:
+    found = {
+        (s, p, o)
+        for s, p, o in model.links(inferred=inferred)
+        if p in model.edge_properties and s in entities and o in entities and s != o
+    }
+    if not inferred:
         # Both directions asserted (skos:broader and skos:narrower): drawing one is enough.
-        present = set(found)
-        found = [
+        found = {
             (s, p, o)
             for s, p, o in found
-            if not any((o, q, s) in present and curie(q) < curie(p) for q in model.inverse.get(p, ()))
-        ]
-    return sorted(set(found))
+            if not any((o, q, s) in found and curie(q) < curie(p) for q in model.inverse.get(p, ()))
+        }
+    return sorted(found)
 
 
 def _most_specific_inferred(model: _Model, kept_edges, keep: set[URIRef]) -> list[tuple[URIRef, URIRef, URIRef]]:
     asserted = {(s, p, o) for s, p, o, _ in kept_edges}
-    candidates = [e for e in _edges(model, model.inferred) if e[0] in keep and e[2] in keep and e not in asserted]
+    candidates = [e for e in _edges(model, inferred=True) if e[0] in keep and e[2] in keep and e not in asserted]
     pool = asserted | set(candidates)
     by_pair: dict[tuple[URIRef, URIRef], set[URIRef]] = defaultdict(set)
     successors: dict[URIRef, list[tuple[URIRef, URIRef]]] = defaultdict(list)
@@ -341,11 +593,15 @@ class _Places:
     _OWNER_OF = (KG.funding, KG.hasTarget, KG.hasFacility, KG.hasPart)
     _ASSOCIATED = (KG.about,)
     _ASSOCIATED_BY = (KG.participant, KG.organizer)
+    _ANCHORS = (KG.location, KG.areaServed)
+    PROPERTIES = (*_OWNED_BY, *_OWNER_OF, *_ASSOCIATED, *_ASSOCIATED_BY, *_ANCHORS, KG.containedInPlace)
 
     def __init__(self, model: _Model) -> None:
         self.model = model
-        self.graph = model.everything
-        self.containers = _closure(model.everything, KG.containedInPlace)
+        contained = [
+            (s, o) for s, p, o in model.links(inferred=False) | model.links(inferred=True) if p == KG.containedInPlace
+        ]
+        self.containers = _closure(contained)
         self.memo: dict[URIRef, frozenset[URIRef]] = {}
 
     def of(self, entity: URIRef, _stack: frozenset = frozenset()) -> frozenset[URIRef]:
@@ -354,22 +610,22 @@ class _Places:
         if entity in _stack:
             return frozenset()
         stack = _stack | {entity}
-        g = self.graph
+        m = self.model
         anchors: set[Node] = set()
-        if KG.Place in self.model.types.get(entity, ()) or any(
-            KG.Place in self.model.superclasses[c] for c in self.model.types.get(entity, ())
+        if KG.Place in m.types.get(entity, ()) or any(
+            KG.Place in m.superclasses.get(c, ()) for c in m.types.get(entity, ())
         ):
             anchors.add(entity)
-        anchors |= set(g.objects(entity, KG.location)) | set(g.objects(entity, KG.areaServed))
+        anchors |= {o for p in self._ANCHORS for o in m.objects(entity, p)}
         found: set[URIRef] = set()
         for anchor in anchors:
             if isinstance(anchor, URIRef):
-                found |= {anchor} | self.containers[anchor]
+                found |= {anchor} | self.containers.get(anchor, set())
         for owners in (
-            [o for p in self._OWNED_BY for o in g.objects(entity, p)]
-            + [s for p in self._OWNER_OF for s in g.subjects(p, entity)],
-            [o for p in self._ASSOCIATED for o in g.objects(entity, p)]
-            + [s for p in self._ASSOCIATED_BY for s in g.subjects(p, entity)],
+            [o for p in self._OWNED_BY for o in m.objects(entity, p)]
+            + [s for p in self._OWNER_OF for s in m.subjects(p, entity)],
+            [o for p in self._ASSOCIATED for o in m.objects(entity, p)]
+            + [s for p in self._ASSOCIATED_BY for s in m.subjects(p, entity)],
         ):
             if found:
                 break
@@ -392,7 +648,7 @@ def _resolve_classes(model: _Model, names: Iterable[str], closed: bool = True) -
         cls = _lookup_class(model, name)
         chosen.add(cls)
         if closed:
-            chosen |= {c for c in model.kg_classes if cls in model.superclasses[c]}
+            chosen |= {c for c in model.kg_classes if cls in model.superclasses.get(c, ())}
     return chosen
 
 
@@ -401,7 +657,7 @@ def _lookup_class(model: _Model, name: str) -> URIRef:
     for cls in model.kg_classes:
         if wanted in (curie(cls), str(cls)) or wanted.casefold() in {
             str(cls)[len(str(KG)) :].casefold(),
-            *(str(label).casefold() for p in _LABEL_PROPERTIES for label in model.everything.objects(cls, p)),
+            *(str(label).casefold() for label in model.labels.get(cls, ())),
         }:
             return cls
     options = ", ".join(curie(c) for c in sorted(model.kg_classes, key=curie))
@@ -410,17 +666,16 @@ def _lookup_class(model: _Model, name: str) -> URIRef:
 
 def _closed_types(model: _Model, entity: URIRef) -> set[URIRef]:
     direct = model.types.get(entity, set())
-    return set(direct) | {s for c in direct for s in model.superclasses[c]}
+    return set(direct) | {s for c in direct for s in model.superclasses.get(c, ())}
 
 
 # ---------------------------------------------------------------- node attributes
 
 
 def _node_attributes(model: _Model, places: _Places, entity: URIRef, lang: str) -> dict:
-    g = model.everything
     cls = model.most_specific(model.types[entity])
-    label_en = _pick(g, entity, _LABEL_PROPERTIES, "en", strict=True)
-    label_ko = _pick(g, entity, _LABEL_PROPERTIES, "ko", strict=True)
+    label_en = model.pick(entity, "en", strict=True)
+    label_ko = model.pick(entity, "ko", strict=True)
     attributes: dict[str, str | int | float] = {
         "iri": str(entity),
         "type": curie(cls),
@@ -431,25 +686,25 @@ def _node_attributes(model: _Model, places: _Places, entity: URIRef, lang: str) 
         "label_en": label_en or curie(entity),
         "label_ko": label_ko,
         "region": places.region(entity),
-        "source": " ".join(sorted({curie(o) for p in _SOURCE_PROPERTIES for o in g.objects(entity, p)})),
+        "source": " ".join(sorted({curie(o) for p in _SOURCE_PROPERTIES for o in model.objects(entity, p)})),
     }
-    alt = sorted({str(o) for o in g.objects(entity, SKOS.altLabel)})
+    alt = sorted({str(o) for o in model.alt_labels.get(entity, ())})
     if alt:
         attributes["altLabel"] = " | ".join(alt)
     # Literal-valued kg: properties, and the value nodes (amounts, areas) the entity owns.
-    literal_props = sorted(
-        {p for p, o in model.asserted.predicate_objects(entity) if _in(p, KG) and isinstance(o, (Literal, BNode))},
-        key=curie,
-    )
-    for p in literal_props:
+    values_of: dict[URIRef, list[Node]] = defaultdict(list)
+    for p, o in model.literals.get(entity, ()):
+        values_of[p].append(o)
+    for p in sorted(values_of, key=curie):
         name = str(p)[len(str(KG)) :]
-        values = list(model.asserted.objects(entity, p))
+        values = values_of[p]
         literals = [v for v in values if isinstance(v, Literal)]
         if literals:
             attributes[name] = _literal_value(literals, lang)
         for node in sorted((v for v in values if isinstance(v, BNode)), key=str)[:1]:
+            parts_of = model.value_parts.get(node, ())
             for part, suffix in _VALUE_PARTS.items():
-                parts = [v for v in model.asserted.objects(node, part) if isinstance(v, Literal)]
+                parts = [v for q, v in parts_of if q == part]
                 if parts:
                     attributes[name + suffix] = _literal_value(parts, lang)
     return attributes
@@ -481,17 +736,17 @@ def _scalar(literal: Literal) -> str | int | float:
     return str(literal)
 
 
-def _harmonise_types(graph: nx.Graph) -> None:
+def _harmonise_types(nodes: list[tuple[str, dict]]) -> None:
     """One type per attribute name across nodes, as GraphML and GEXF declare a type per key."""
     kinds: dict[str, set[type]] = defaultdict(set)
-    for _, data in graph.nodes(data=True):
+    for _, data in nodes:
         for name, value in data.items():
             kinds[name].add(type(value))
     for name, seen in kinds.items():
         if seen <= {int} or seen <= {str} or seen <= {float} or seen <= {bool}:
             continue
         target = float if seen <= {int, float} else str
-        for _, data in graph.nodes(data=True):
+        for _, data in nodes:
             if name in data:
                 data[name] = target(data[name])
 
@@ -499,34 +754,17 @@ def _harmonise_types(graph: nx.Graph) -> None:
 # ---------------------------------------------------------------- helpers
 
 
-def _pick(graph: Graph, term: Node, properties: Iterable[URIRef], lang: str, strict: bool = False) -> str:
-    """The smallest label in `lang`, else in English (unless strict), else ''."""
-    labels = [o for p in properties for o in graph.objects(term, p) if isinstance(o, Literal)]
-    for wanted in (lang,) if strict else (lang, "en"):
-        chosen = sorted(str(o) for o in labels if o.language == wanted)
-        if chosen:
-            return chosen[0]
-    return ""
-
-
-def _union(*graphs: Graph) -> Graph:
-    merged = Graph()
-    for graph in graphs:
-        merged.addN((s, p, o, merged) for s, p, o in graph.triples((None, None, None)))
-    return merged
-
-
 def _in(term: Node, namespace) -> bool:
     return isinstance(term, URIRef) and str.startswith(term, str(namespace))
 
 
-def _closure(graph: Graph, prop: URIRef) -> dict[Node, set[Node]]:
-    """term -> every term reachable by one or more `prop` steps."""
+def _closure(pairs: Iterable[tuple[Node, Node]]) -> dict[Node, set[Node]]:
+    """term -> every term reachable by one or more steps along `pairs` (subject, object)."""
     step: dict[Node, set[Node]] = defaultdict(set)
-    for s, o in graph.subject_objects(prop):
+    for s, o in pairs:
         if s != o:
             step[s].add(o)
-    closed: dict[Node, set[Node]] = defaultdict(set)
+    closed: dict[Node, set[Node]] = {}
     for start in list(step):
         seen: set[Node] = set()
         todo = list(step[start])
@@ -540,40 +778,47 @@ def _closure(graph: Graph, prop: URIRef) -> dict[Node, set[Node]]:
     return closed
 
 
-def _inverse_closure(graph: Graph, prop: URIRef) -> dict[Node, set[Node]]:
-    """term -> every term that reaches it by one or more `prop` steps (e.g. all sub-properties)."""
+def _inverse_closure(pairs: Iterable[tuple[Node, Node]]) -> dict[Node, set[Node]]:
+    """term -> every term that reaches it by one or more steps (e.g. all sub-properties)."""
     down: dict[Node, set[Node]] = defaultdict(set)
-    for s, supers in _closure(graph, prop).items():
+    for s, supers in _closure(pairs).items():
         for o in supers:
             down[o].add(s)
-    return down
+    return dict(down)
 
 
-def rdf_of(dataset: Graph, graph: nx.Graph) -> Graph:
+def rdf_of(source: Any, graph: Projection | nx.Graph) -> Graph:
     """The asserted RDF behind a projected (sub)graph, for the ttl/nt/jsonld exports.
 
     Every node's own triples (types, labels, literals, sources, external links and the value
     nodes it owns), and exactly the edges the projection kept: a link to an entity outside
     the subgraph is left out, and kept inferred edges are written as plain triples.
     """
-    model = _Model(dataset)
-    nodes = {URIRef(data["iri"]): node for node, data in graph.nodes(data=True)}
+    model = _Model(source)
+    graph = Projection.of(graph)
+    nodes = {URIRef(data["iri"]): node for node, data in graph.nodes}
     universe = set(model.types) | set(model.kg_classes)
-    edges = {(u, v, str(_edge_key(graph, u, v, k, d))) for u, v, k, d in _all_edges(graph)}
+    edges = {(u, v, str(data.get("property") or key)) for u, v, key, data in graph.edges}
+    # Every asserted triple of a node or a blank node, by subject.
+    told: dict[Node, list[tuple[Node, Node]]] = defaultdict(list)
+    for s, p, o in model.select("projection-asserted"):
+        if isinstance(s, BNode) or s in nodes:
+            told[s].append((p, o))
     out = Graph()
     always = {RDF.type, *_SOURCE_PROPERTIES}
     for s, node in sorted(nodes.items(), key=lambda item: item[1]):
-        for p, o in model.asserted.predicate_objects(s):
+        for p, o in told.get(s, ()):
             if isinstance(o, URIRef) and p not in always and o in universe:
                 if o not in nodes or (node, nodes[o], curie(p)) not in edges:
                     continue
             out.add((s, p, o))
             if isinstance(o, BNode):
-                _copy_blank(model.asserted, o, out)
-    for u, v, k, d in _all_edges(graph):
-        if d.get("inferred"):
-            s, o = URIRef(graph.nodes[u]["iri"]), URIRef(graph.nodes[v]["iri"])
-            out.add((s, expand(str(_edge_key(graph, u, v, k, d))), o))
+                _copy_blank(told, o, out)
+    ids = dict(graph.nodes)
+    for u, v, key, data in graph.edges:
+        if data.get("inferred"):
+            s, o = URIRef(ids[u]["iri"]), URIRef(ids[v]["iri"])
+            out.add((s, expand(str(data.get("property") or key)), o))
     return out
 
 
@@ -587,24 +832,12 @@ def expand(name: str) -> URIRef:
     return URIRef(name)
 
 
-def _all_edges(graph: nx.Graph):
-    if graph.is_multigraph():
-        yield from graph.edges(keys=True, data=True)
-    else:
-        for u, v, d in graph.edges(data=True):
-            yield u, v, d.get("property", ""), d
-
-
-def _edge_key(graph: nx.Graph, u, v, key, data) -> str:
-    return data.get("property") or key
-
-
-def _copy_blank(source: Graph, node: BNode, out: Graph, seen: set | None = None) -> None:
+def _copy_blank(told: dict[Node, list[tuple[Node, Node]]], node: BNode, out: Graph, seen: set | None = None) -> None:
     seen = seen if seen is not None else set()
     if node in seen:
         return
     seen.add(node)
-    for p, o in source.predicate_objects(node):
+    for p, o in told.get(node, ()):
         out.add((node, p, o))
         if isinstance(o, BNode):
-            _copy_blank(source, o, out, seen)
+            _copy_blank(told, o, out, seen)

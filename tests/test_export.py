@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -20,9 +21,10 @@ from pyld import jsonld
 from rdflib import XSD, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
-from kg.export import EXPORTS, ExportOptions, export_bytes, write_export
+from kg.export import EXPORTS, GEXF_NS, GRAPHML_NS, ExportOptions, export_bytes, write_export
+from kg.graph import KnowledgeGraph
 from kg.namespaces import KGD
-from kg.project import class_hierarchy, project, rdf_of
+from kg.project import Projection, class_hierarchy, project, projection, rdf_of
 from kg.styles import STYLES
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -33,13 +35,13 @@ LABELS = ("http://www.w3.org/2000/01/rdf-schema#label", "http://www.w3.org/2004/
 
 
 @pytest.fixture(scope="module")
-def gunsan(articles_dataset):
-    return project(articles_dataset, region=KGD.gunsan)
+def gunsan(articles_kg):
+    return project(articles_kg, region=KGD.gunsan)
 
 
 @pytest.fixture(scope="module")
-def options(articles_dataset):
-    return ExportOptions(dataset=articles_dataset)
+def options(articles_kg):
+    return ExportOptions(source=articles_kg)
 
 
 def _labels(graph: nx.Graph, key: str = "label_ko") -> dict[str, str]:
@@ -56,9 +58,9 @@ def test_every_format_is_registered():
 
 
 @pytest.fixture(scope="module")
-def two_runs(articles_dataset):
+def two_runs(articles_kg):
     """The same subgraph projected twice, independently."""
-    return [project(articles_dataset, region=KGD.gunsan, inferred=True) for _ in range(2)]
+    return [project(articles_kg, region=KGD.gunsan, inferred=True) for _ in range(2)]
 
 
 @pytest.mark.parametrize("fmt", OURS)
@@ -234,6 +236,88 @@ def test_dot_quotes_awkward_labels(options):
     assert labels["kgd:a"].replace("\\n", "\n").replace('\\"', '"').replace("\\\\", "\\") == (
         'say "군산" \\ twice\nplease'
     )
+
+
+# ---------------------------------------------------------------- streaming
+
+STREAMED = ["graphml", "gexf", "cytoscape", "d3", "dot", "csv"]
+
+
+def _awkward() -> nx.MultiDiGraph:
+    """Values every writer must escape or type: markup, quotes, newlines, tabs, Hangul, empty text, numbers."""
+    graph = nx.MultiDiGraph(name='a "graph" & <more>', lang="ko", inferred=True, depth=2)
+    graph.add_node("kgd:a", label='say "군산" & <twice>\nplease\ttoo', label_ko="", category="kg:Place", won=10**12)
+    graph.add_node("kgd:b", label="b", category="kg:Agent", won=2.5, note="tab\tand\nline")
+    graph.add_node("kgd:c")
+    graph.add_edge("kgd:a", "kgd:b", key="kg:about", property="kg:about", label="about <it>", inferred=False)
+    graph.add_edge("kgd:a", "kgd:b", key="kg:runBy", property="kg:runBy", label="", inferred=True, sources="")
+    return graph
+
+
+@pytest.mark.parametrize("fmt", STREAMED)
+def test_a_streamed_file_holds_the_bytes_of_export_bytes(articles_kg, fmt, tmp_path):
+    graph = projection(articles_kg, region=KGD.gunsan, inferred=True)
+    options = ExportOptions(source=articles_kg, layout=True)
+    suffix = ".zip" if fmt == "csv" else EXPORTS[fmt].suffixes[0]
+    (path,) = write_export(fmt, graph, options, tmp_path / f"g{suffix}")
+    assert path.read_bytes() == export_bytes(fmt, graph, options) == export_bytes(fmt, graph.to_networkx(), options)
+
+
+def test_the_streamed_zip_is_the_zip_of_the_two_tables(gunsan, options, tmp_path):
+    nodes, edges = write_export("csv", gunsan, options, tmp_path / "g.csv")
+    expected = io.BytesIO()
+    with zipfile.ZipFile(expected, "w") as bundle:
+        for name, path in (("nodes.csv", nodes), ("edges.csv", edges)):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            bundle.writestr(info, path.read_bytes())
+    assert export_bytes("csv", gunsan, options) == expected.getvalue()
+
+
+@pytest.mark.parametrize("fmt, namespace", [("graphml", GRAPHML_NS), ("gexf", GEXF_NS)])
+@pytest.mark.parametrize("graph", [_awkward(), nx.MultiDiGraph()], ids=["awkward", "empty"])
+def test_xml_is_written_as_elementtree_writes_it(fmt, namespace, graph, options):
+    data = export_bytes(fmt, graph, options)
+    ET.register_namespace("", namespace)
+    ET.register_namespace("xsi", "http://www.w3.org/2001/XMLSchema-instance")
+    root = ET.fromstring(data)
+    ET.indent(root, space="  ")
+    assert ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n" == data
+    label = 'say "군산" & <twice>\nplease\ttoo'
+    nodes = {node.get("id"): node for node in root.iter(f"{{{namespace}}}node")}
+    if not graph:
+        assert nodes == {}
+    elif fmt == "graphml":
+        values = {n: {d.get("key"): d.text for d in node} for n, node in nodes.items()}
+        assert values["kgd:a"]["n_label"] == label and values["kgd:a"]["n_label_ko"] is None
+        assert values["kgd:b"]["n_note"] == "tab\tand\nline" and values["kgd:b"]["n_won"] == "2.5"
+        assert values["kgd:c"] == {}
+    else:
+        assert {n: node.get("label") for n, node in nodes.items()} == {"kgd:a": label, "kgd:b": "b", "kgd:c": "kgd:c"}
+
+
+@pytest.mark.parametrize("fmt", ["cytoscape", "d3"])
+@pytest.mark.parametrize("graph", [_awkward(), nx.MultiDiGraph()], ids=["awkward", "empty"])
+def test_json_is_written_as_json_dumps_writes_it(fmt, graph, options):
+    data = export_bytes(fmt, graph, ExportOptions(layout=True))
+    document = json.loads(data)
+    assert data == (json.dumps(document, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+    nodes = document["elements"]["nodes"] if fmt == "cytoscape" else document["nodes"]
+    assert len(nodes) == graph.number_of_nodes()
+
+
+def test_exports_read_the_store_and_make_no_rdflib_graph(articles_kg, tmp_path):
+    fresh = KnowledgeGraph(articles_kg.engine, articles_kg.dataset, articles_kg.record)
+    graph = projection(fresh, region=KGD.gunsan)
+    assert isinstance(graph, Projection)
+    for fmt in [*STREAMED, "ttl"]:
+        suffix = EXPORTS[fmt].suffixes[0]
+        write_export(fmt, graph, ExportOptions(source=fresh), tmp_path / f"g{suffix}")
+    assert "rdflib" not in fresh.__dict__  # the rdflib view was never made
+    from_rdflib = projection(articles_kg.rdflib, region=KGD.gunsan)
+    assert from_rdflib == graph
+    assert (tmp_path / "g.graphml").read_bytes() == export_bytes("graphml", from_rdflib)
 
 
 # ---------------------------------------------------------------- CSV

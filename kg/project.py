@@ -95,6 +95,15 @@ _SCHEMA_PROPERTIES = (
 )
 # The graphs that hold what was asserted (kgg:inferred holds what reasoning added).
 _ASSERTED = (KGG.ontology, KGG.data)
+# Terms compared in loops, looked up once (a Namespace attribute costs a function call each time).
+_INFERRED, _CLASS, _OBJECT_PROPERTY, _SUBCLASS_OF, _ALT_LABEL = (
+    KGG.inferred,
+    OWL.Class,
+    OWL.ObjectProperty,
+    RDFS.subClassOf,
+    SKOS.altLabel,
+)
+_PLACE, _PROVINCE_LEVEL = KG.Place, KG.ProvinceLevelArea
 
 curie = functools.lru_cache(maxsize=None)(_plain_curie)
 
@@ -216,9 +225,9 @@ class _Model:
         declared_classes: set[URIRef] = set()
         object_properties: set[URIRef] = set()
         for s, c in self.select("projection-types"):
-            if c == OWL.Class:
+            if c == _CLASS:
                 declared_classes.add(s)
-            elif c == OWL.ObjectProperty:
+            elif c == _OBJECT_PROPERTY:
                 object_properties.add(s)
             elif _in(s, KGD) or _in(s, KGC):
                 self.types[s].add(c)
@@ -230,7 +239,7 @@ class _Model:
         self.asserted_subclasses: set[tuple[Node, Node]] = set()
         seen: set[tuple[Node, Node, Node]] = set()
         for g, s, p, o in self.select("projection-statements", _SCHEMA_PROPERTIES):
-            if p == RDFS.subClassOf and g in _ASSERTED:
+            if p == _SUBCLASS_OF and g in _ASSERTED:
                 self.asserted_subclasses.add((s, o))
             if (s, p, o) not in seen:
                 seen.add((s, p, o))
@@ -264,7 +273,7 @@ class _Model:
         self.alt_labels: dict[Node, list[Node]] = defaultdict(list)
         props = (*_LABEL_PROPERTIES, SKOS.altLabel)
         for s, p, o in {(s, p, o) for _, s, p, o in self.select("projection-statements", props)}:
-            (self.alt_labels if p == SKOS.altLabel else self.labels)[s].append(o)
+            (self.alt_labels if p == _ALT_LABEL else self.labels)[s].append(o)
 
     # -- links between terms: edges, places, sources ------------------------------------------
 
@@ -274,7 +283,7 @@ class _Model:
         links = _Links()
         wanted = self.edge_properties | set(_Places.PROPERTIES) | set(_SOURCE_PROPERTIES)
         for g, s, p, o in self.select("projection-statements", wanted):
-            (links.inferred if g == KGG.inferred else links.asserted).add((s, p, o))
+            (links.inferred if g == _INFERRED else links.asserted).add((s, p, o))
         for s, p, o in links.asserted | links.inferred:
             links.objects[s, p].append(o)
             links.subjects[p, o].append(s)
@@ -612,8 +621,8 @@ class _Places:
         stack = _stack | {entity}
         m = self.model
         anchors: set[Node] = set()
-        if KG.Place in m.types.get(entity, ()) or any(
-            KG.Place in m.superclasses.get(c, ()) for c in m.types.get(entity, ())
+        if _PLACE in m.types.get(entity, ()) or any(
+            _PLACE in m.superclasses.get(c, ()) for c in m.types.get(entity, ())
         ):
             anchors.add(entity)
         anchors |= {o for p in self._ANCHORS for o in m.objects(entity, p)}
@@ -638,7 +647,7 @@ class _Places:
 
     def region(self, entity: URIRef) -> str:
         """The province-level area (province or metropolitan city) among the entity's places."""
-        provinces = [p for p in self.of(entity) if KG.ProvinceLevelArea in _closed_types(self.model, p)]
+        provinces = [p for p in self.of(entity) if _PROVINCE_LEVEL in _closed_types(self.model, p)]
         return curie(min(provinces, key=curie)) if provinces else ""
 
 

@@ -13,7 +13,7 @@ from conftest import ARTICLES
 from kg.errors import UsageError
 from kg.namespaces import KGD
 from kg.paths import ontology_dir
-from kg.project import class_hierarchy, project
+from kg.project import Projection, class_hierarchy, project, projection
 from kg.regions import resolve_entity, resolve_place
 
 KG = "https://w3id.org/battery-kg/ontology#"
@@ -296,3 +296,14 @@ def test_projection_is_deterministic(articles_dataset):
     one, two = project(articles_dataset, inferred=True), project(articles_dataset, inferred=True)
     assert list(one.nodes(data=True)) == list(two.nodes(data=True))
     assert list(one.edges(keys=True, data=True)) == list(two.edges(keys=True, data=True))
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"inferred": True}, {"region": KGD.gunsan, "lang": "ko"}], ids=["all", "inferred", "gunsan-ko"]
+)
+def test_both_engines_and_the_rdflib_view_project_the_same_graph(articles_kg, articles_reference_kg, options):
+    from_store = projection(articles_kg, **options)
+    assert from_store.number_of_nodes() > 30 and from_store.number_of_edges() > 50
+    assert projection(articles_reference_kg, **options) == from_store
+    assert projection(articles_kg.rdflib, **options) == from_store
+    assert Projection.of(from_store.to_networkx()) == from_store

@@ -281,6 +281,7 @@ def test_xml_is_written_as_elementtree_writes_it(fmt, namespace, graph, options)
     data = export_bytes(fmt, graph, options)
     ET.register_namespace("", namespace)
     ET.register_namespace("xsi", "http://www.w3.org/2001/XMLSchema-instance")
+    ET.register_namespace("viz", VIZ)
     root = ET.fromstring(data)
     ET.indent(root, space="  ")
     assert ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n" == data

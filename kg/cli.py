@@ -1051,6 +1051,21 @@ def export_command(
             written = write_export(fmt, graph, options, Path(output))
     files = " and ".join(str(p) for p in written)
     click.echo(f"wrote {graph.number_of_nodes()} nodes and {graph.number_of_edges()} edges to {files}", err=True)
+    if fmt == "html":
+        _warn_big_page(graph)
+
+
+def _warn_big_page(graph) -> None:
+    """On stderr: a page too big to read at once (it opens on an overview), and how to make it smaller."""
+    from kg.page import BIG_PAGE_NODES, is_big
+
+    if is_big(graph):
+        click.echo(
+            f"warning: {graph.number_of_nodes()} nodes are too many to read on one page (more than "
+            f"{BIG_PAGE_NODES}): it opens on an overview of groups to expand; for a readable page "
+            "export a part with --region PLACE or --class CLASS",
+            err=True,
+        )
 
 
 @cli.command("render")

@@ -8,6 +8,13 @@ Content-Security-Policy (no connections, no external scripts) keeps it offline b
 
 The state lives in the URL fragment (#q=군산&class=kg:Initiative&region=kgd:daejeon&node=kgd:gunsan),
 applied on load, so a view can be bookmarked and tests can drive the page without clicking.
+
+A graph of more than BIG_PAGE_NODES nodes gets the large page instead (page-big.html, .css, .js):
+sigma.js draws it with WebGL (graphology holds it; sigma, graphology and graphology-layout-forceatlas2
+bundled in kg/vendor/sigma-bundle.min.js, their MIT licences kept in the page), it opens on an
+overview of one node per group (region, or class), a click on a group expands it into its members,
+labels appear by zoom level (sigma's label density and size threshold), and the layout is computed
+in the browser (ForceAtlas2) rather than here, where the O(n²) layout took minutes at 10^4 nodes.
 """
 
 from __future__ import annotations
@@ -21,9 +28,22 @@ import networkx as nx
 from kg.export import ExportOptions, layout, register
 from kg.styles import category_labels, colour_of
 
-__all__ = ["write_html", "embed_json", "vendor_script", "vendor_licence", "CYTOSCAPE_VERSION"]
+__all__ = [
+    "write_html",
+    "embed_json",
+    "vendor_script",
+    "vendor_licence",
+    "is_big",
+    "BIG_PAGE_NODES",
+    "CYTOSCAPE_VERSION",
+    "SIGMA_VERSION",
+]
 
 CYTOSCAPE_VERSION = "3.34.4"
+SIGMA_VERSION = "3.0.2"
+# Past this many nodes a page is drawn by sigma.js (WebGL) and opens on an overview of groups:
+# cytoscape.js's canvas and the layout here grow too slow, and all labels at once are unreadable.
+BIG_PAGE_NODES = 3000
 _UI = {
     "en": {
         "search": "Search by name (English or 한국어)",
@@ -63,6 +83,30 @@ _UI = {
     },
 }
 
+# The large page's words besides those above.
+_BIG_UI = {
+    "en": {
+        "group_by": "Group by",
+        "by_region": "region",
+        "by_class": "class",
+        "groups": "groups",
+        "expand_all": "Expand all",
+        "collapse_all": "Collapse all",
+        "big_hint": "Too many nodes to read at once: click a group to open it, zoom in for more labels.",
+        "no_region_of": "no region",
+    },
+    "ko": {
+        "group_by": "묶음 기준",
+        "by_region": "지역",
+        "by_class": "클래스",
+        "groups": "묶음",
+        "expand_all": "모두 펼치기",
+        "collapse_all": "모두 접기",
+        "big_hint": "노드가 너무 많아 한눈에 읽을 수 없습니다. 묶음을 누르면 펼쳐지고, 확대하면 이름이 더 보입니다.",
+        "no_region_of": "지역 없음",
+    },
+}
+
 
 def _template(name: str) -> str:
     """A file of the page (kg/templates/): page.html, page.css, page.js."""
@@ -75,6 +119,21 @@ def vendor_script() -> str:
 
 def vendor_licence() -> str:
     return files("kg").joinpath("vendor/cytoscape.LICENSE").read_text(encoding="utf-8")
+
+
+def sigma_script() -> str:
+    """sigma.js, graphology and graphology-layout-forceatlas2 in one script (kg/vendor/sigma/build.sh)."""
+    return files("kg").joinpath("vendor/sigma-bundle.min.js").read_text(encoding="utf-8")
+
+
+def sigma_licence() -> str:
+    """The licence of every package in the sigma bundle."""
+    return files("kg").joinpath("vendor/sigma-bundle.LICENSE").read_text(encoding="utf-8")
+
+
+def is_big(graph: nx.Graph) -> bool:
+    """Whether the page for `graph` is the large one (sigma.js, overview of groups)."""
+    return graph.number_of_nodes() > BIG_PAGE_NODES
 
 
 def embed_json(data) -> str:
@@ -91,14 +150,17 @@ def embed_json(data) -> str:
     return text
 
 
-def _page_data(graph: nx.MultiDiGraph, options: ExportOptions) -> dict:
+def _page_data(graph: nx.MultiDiGraph, options: ExportOptions, positions: dict | None) -> dict:
+    """The page's JSON; nodes have x and y when `positions` are given (the large page lays out itself)."""
     lang = str(graph.graph.get("lang", "en"))
-    positions = layout(graph, options.seed)
     nodes = []
     for node in sorted(graph.nodes):
         data = {k: v for k, v in graph.nodes[node].items()}
-        x, y = positions.get(node, (0.0, 0.0))
-        nodes.append({"id": node, "x": x, "y": y, "colour": colour_of(data), "data": data})
+        if positions is None:
+            nodes.append({"id": node, "colour": colour_of(data), "data": data})
+        else:
+            x, y = positions.get(node, (0.0, 0.0))
+            nodes.append({"id": node, "x": x, "y": y, "colour": colour_of(data), "data": data})
     edges = [
         {
             "source": u,
@@ -145,16 +207,49 @@ def _page_data(graph: nx.MultiDiGraph, options: ExportOptions) -> dict:
     }
 
 
+def _groups(graph: nx.MultiDiGraph, data: dict) -> dict:
+    """The overview's groups: by region (a node without one goes to "no region" of its kind) and by class.
+
+    Each node gets {"region": group id, "class": group id}; each grouping lists its groups in order.
+    """
+    ui = data["ui"]
+    regions = {r["id"]: r["label"] for r in data["regions"]}
+    kinds = {c["id"]: c for c in data["categories"]}
+    counts: dict[str, dict[str, int]] = {"region": {}, "class": {}}
+    for node in data["nodes"]:
+        d = node["data"]
+        category = str(d.get("category", ""))
+        region = str(d.get("region", "")) or (node["id"] if node["id"] in regions else "")
+        keys = {"region": f"r:{region}" if region else f"k:{category}", "class": f"c:{category}"}
+        node["groups"] = keys
+        for by, key in keys.items():
+            counts[by][key] = counts[by].get(key, 0) + 1
+
+    def describe(key: str) -> dict:
+        kind, _, value = key.partition(":")
+        if kind == "r":
+            return {"id": key, "label": regions.get(value, value), "colour": colour_of({"category": "kg:Place"})}
+        category = kinds.get(value, {"label": value or "-", "colour": colour_of({})})
+        label = category["label"] if kind == "c" else f"{category['label']} ({ui['no_region_of']})"
+        return {"id": key, "label": label, "colour": category["colour"]}
+
+    return {
+        by: [{**describe(key), "count": count} for key, count in sorted(found.items())] for by, found in counts.items()
+    }
+
+
 def write_html(graph: nx.MultiDiGraph, options: ExportOptions) -> bytes:
     """The page as UTF-8 bytes; same graph and seed, same bytes."""
-    data = _page_data(graph, options)
-    ui = data["ui"]
     scope = []
     if graph.graph.get("region"):
         scope.append(str(graph.graph["region"]))
     if graph.graph.get("focus"):
         scope.append(f"{graph.graph['focus']} ±{graph.graph.get('depth', 1)}")
     title = "battery-kg" + (f" — {', '.join(scope)}" if scope else "")
+    if is_big(graph):
+        return _write_big(graph, options, title)
+    data = _page_data(graph, options, layout(graph, options.seed))
+    ui = data["ui"]
     licence = vendor_licence().replace("--", "- -")
     page = _template("page.html").format(
         lang=html.escape(data["lang"]),
@@ -169,6 +264,26 @@ def write_html(graph: nx.MultiDiGraph, options: ExportOptions) -> bytes:
     # The vendored script and the app are inserted verbatim (no str.format on JS braces).
     page = page.replace("/*@CYTOSCAPE@*/", vendor_script().replace("</script", "<\\/script"))
     page = page.replace("/*@APP@*/", _template("page.js"))
+    return page.encode("utf-8")
+
+
+def _write_big(graph: nx.MultiDiGraph, options: ExportOptions, title: str) -> bytes:
+    """The large page: sigma.js (WebGL), an overview of groups, the layout run in the browser."""
+    data = _page_data(graph, options, None)
+    data["ui"] = ui = {**data["ui"], **_BIG_UI["ko" if data["lang"] == "ko" else "en"]}
+    data["groups"] = _groups(graph, data)
+    page = _template("page-big.html").format(
+        lang=html.escape(data["lang"]),
+        title=html.escape(title),
+        search=html.escape(ui["search"], quote=True),
+        hint=html.escape(ui["big_hint"]),
+        version=SIGMA_VERSION,
+        licence=sigma_licence().replace("--", "- -"),
+        data=embed_json(data),
+        style=_template("page.css") + _template("page-big.css"),
+    )
+    page = page.replace("/*@SIGMA@*/", sigma_script().replace("</script", "<\\/script"))
+    page = page.replace("/*@APP@*/", _template("page-big.js"))
     return page.encode("utf-8")
 
 

@@ -279,12 +279,14 @@ def _write_big(graph: nx.MultiDiGraph, options: ExportOptions, title: str) -> by
         hint=html.escape(ui["big_hint"]),
         version=SIGMA_VERSION,
         licence=sigma_licence().replace("--", "- -"),
-        data=embed_json(data),
+        data="/*@DATA@*/",
         style=_template("page.css") + _template("page-big.css"),
     )
     page = page.replace("/*@SIGMA@*/", sigma_script().replace("</script", "<\\/script"))
     page = page.replace("/*@APP@*/", _template("page-big.js"))
-    return page.encode("utf-8")
+    # The JSON (megabytes at 10^4 nodes) goes between the parts as it is, copied once.
+    head, tail = page.split("/*@DATA@*/")
+    return b"".join((head.encode("utf-8"), embed_json(data).encode("utf-8"), tail.encode("utf-8")))
 
 
 register("html", write_html, (".html",))

@@ -112,9 +112,15 @@
       var a = byId[e.source], b = byId[e.target];
       if (!a || !b) return;
       var ga = a.groups[by], gb = b.groups[by];
-      if (ga !== gb && !overview.hasEdge(ga, gb)) overview.addEdge(ga, gb, { weight: 1 });
+      if (ga === gb) return;
+      if (overview.hasEdge(ga, gb)) overview.updateEdgeAttribute(ga, gb, "links", function (k) { return k + 1; });
+      else overview.addEdge(ga, gb, { links: 1 });
     });
-    forceAtlas2.assign(overview, { iterations: 200, settings: fa2Settings(overview) });
+    overview.forEachEdge(function (edge, a) { overview.setEdgeAttribute(edge, "weight", 1 + Math.log2(a.links)); });
+    // LinLog without strong gravity: groups that share many links sit together, the rest apart.
+    var settings = fa2Settings(overview);
+    settings.linLogMode = true; settings.strongGravityMode = false; settings.gravity = 1; settings.scalingRatio = 20;
+    forceAtlas2.assign(overview, { iterations: 300, settings: settings });
     var out = {};
     overview.forEachNode(function (id, a) { out[id] = { x: a.x, y: a.y }; });
     centres[by] = out;
@@ -149,7 +155,7 @@
     graph.clear();
     Object.keys(counts).sort().forEach(function (g) {
       var group = groupOf[state.by][g], p = pos[GROUP + g] || c[g];
-      graph.addNode(GROUP + g, { x: p.x, y: p.y, size: 6 + 2.5 * Math.log2(1 + counts[g]), color: group.colour,
+      graph.addNode(GROUP + g, { x: p.x, y: p.y, size: 4 + 1.5 * Math.log2(1 + counts[g]), color: group.colour,
                                  label: group.label + " (" + counts[g] + ")", group: g, count: counts[g] });
     });
     visible.forEach(function (n) {

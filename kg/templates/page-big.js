@@ -195,8 +195,9 @@
       if (graph.order > 1) forceAtlas2.assign(graph, { iterations: Math.min(left, 5), settings: settings });
       left -= 5;
       graph.forEachNode(function (id, a) { pos[id] = { x: a.x, y: a.y }; });
-      if (left > 0) setTimeout(step, 0);
-      else document.body.setAttribute("data-layout", "done");
+      if (left > 0) { setTimeout(step, 0); return; }
+      document.body.setAttribute("data-layout", "done");
+      if (replay) { var g = replay; replay = ""; renderer.refresh(); clickAt(GROUP + g); }
     }
     setTimeout(step, 0);
   }
@@ -313,8 +314,9 @@
     if (classSel.value !== state.cls) state.cls = classSel.value;
     if (regionSel.value !== state.region) state.region = regionSel.value;
   }
-  // #click=GROUP replays a person's click on that group's node: mouse events on sigma's canvas at
-  // the point where the node is drawn, so sigma's own picking decides what was clicked.
+  // #click=GROUP replays a person's click on that group's node once the layout has settled: mouse
+  // events on sigma's canvas at the point where the node is drawn, so sigma's own picking decides
+  // what was clicked.
   function clickAt(viewId) {
     if (!graph.hasNode(viewId)) return;
     var target = renderer.getContainer().querySelector(".sigma-mouse") || renderer.getContainer();
@@ -355,5 +357,4 @@
   if (state.node) select(state.node);
   window.kgPage = { graph: graph, renderer: renderer, data: DATA, state: state, rebuild: rebuild, select: select, open: open };
   document.body.setAttribute("data-ready", "1");
-  if (replay) setTimeout(function () { clickAt(GROUP + replay); }, 50);
 })();

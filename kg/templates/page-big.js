@@ -87,18 +87,13 @@
   });
 
   // Positions: the groups' centres come from a ForceAtlas2 run over the overview; a member starts on
-  // a spiral around its group's centre, then ForceAtlas2 runs over the view in short steps.
-  var pos = {}, centres = {};
+  // a spiral around its group's centre, then ForceAtlas2 moves the members just placed (all else
+  // stays put, so opening a group leaves the rest of the picture where it was) in short steps.
+  var pos = {}, centres = {}, fresh = {};
   function fa2Settings(g) {
     var s = forceAtlas2.inferSettings(g);
     s.barnesHutOptimize = g.order > 1000;
     return s;
-  }
-  function circle(ids, radius) {
-    ids.forEach(function (id, i) {
-      var a = 2 * Math.PI * i / Math.max(ids.length, 1);
-      pos[id] = { x: radius * Math.cos(a), y: radius * Math.sin(a) };
-    });
   }
   function centresOf(by) {
     if (centres[by]) return centres[by];
@@ -136,6 +131,7 @@
     var c = centresOf(state.by)[gid] || { x: 0, y: 0 }, radius = 0.45 * spread(state.by), golden = Math.PI * (3 - Math.sqrt(5));
     members.forEach(function (id, i) {
       if (pos[id]) return;
+      fresh[id] = true;
       var r = radius * Math.sqrt((i + 0.5) / members.length), a = i * golden;
       pos[id] = { x: c.x + r * Math.cos(a), y: c.y + r * Math.sin(a) };
     });
@@ -151,17 +147,18 @@
       if (state.open[g]) (members[g] = members[g] || []).push(n.id);
       else counts[g] = (counts[g] || 0) + 1;
     });
+    fresh = {};
     Object.keys(members).forEach(function (g) { placeMembers(g, members[g]); });
     graph.clear();
     Object.keys(counts).sort().forEach(function (g) {
       var group = groupOf[state.by][g], p = pos[GROUP + g] || c[g];
       graph.addNode(GROUP + g, { x: p.x, y: p.y, size: 4 + 1.5 * Math.log2(1 + counts[g]), color: group.colour,
-                                 label: group.label + " (" + counts[g] + ")", group: g, count: counts[g] });
+                                 label: group.label + " (" + counts[g] + ")", group: g, count: counts[g], fixed: true });
     });
     visible.forEach(function (n) {
       if (!state.open[n.groups[state.by]]) return;
       graph.addNode(n.id, { x: pos[n.id].x, y: pos[n.id].y, size: 3, color: n.colour,
-                            label: String(n.data.label || n.id) });
+                            label: String(n.data.label || n.id), fixed: !fresh[n.id] });
     });
     DATA.edges.forEach(function (e) {
       var a = byId[e.source], b = byId[e.target];
@@ -171,9 +168,9 @@
       if (graph.hasEdge(va, vb)) {
         var w = graph.getEdgeAttribute(va, vb, "weight") + 1;
         graph.setEdgeAttribute(va, vb, "weight", w);
-        graph.setEdgeAttribute(va, vb, "size", Math.min(1 + Math.log2(w), 6));
+        graph.setEdgeAttribute(va, vb, "size", Math.min(0.5 + Math.log2(w) / 2, 3));
       } else {
-        graph.addEdge(va, vb, { weight: 1, size: 1, color: e.inferred ? "#ccc" : "#bbb" });
+        graph.addEdge(va, vb, { weight: 1, size: 0.5, color: e.inferred ? "#ddd" : "#ccc" });
       }
     });
     var groups = Object.keys(counts).length;
@@ -188,13 +185,16 @@
   }
   // ForceAtlas2 over the view in steps of a few iterations, so the page stays responsive.
   function relayout() {
-    var run = ++layoutRun, left = graph.order > 3000 ? 40 : 80, settings = fa2Settings(graph);
+    var run = ++layoutRun, left = Object.keys(fresh).length && graph.order > 1 ? (graph.order > 3000 ? 40 : 80) : 0;
+    var settings = fa2Settings(graph);
     document.body.setAttribute("data-layout", "running");
     function step() {
       if (run !== layoutRun) return;
-      if (graph.order > 1) forceAtlas2.assign(graph, { iterations: Math.min(left, 5), settings: settings });
-      left -= 5;
-      graph.forEachNode(function (id, a) { pos[id] = { x: a.x, y: a.y }; });
+      if (left > 0) {
+        forceAtlas2.assign(graph, { iterations: Math.min(left, 5), settings: settings });
+        left -= 5;
+        graph.forEachNode(function (id, a) { pos[id] = { x: a.x, y: a.y }; });
+      }
       if (left > 0) { setTimeout(step, 0); return; }
       document.body.setAttribute("data-layout", "done");
       if (replay) { var g = replay; replay = ""; renderer.refresh(); clickAt(GROUP + g); }

@@ -249,42 +249,41 @@ def write_html(graph: nx.MultiDiGraph, options: ExportOptions) -> bytes:
     if is_big(graph):
         return _write_big(graph, options, title)
     data = _page_data(graph, options, layout(graph, options.seed))
-    ui = data["ui"]
-    licence = vendor_licence().replace("--", "- -")
-    page = _template("page.html").format(
-        lang=html.escape(data["lang"]),
-        title=html.escape(title),
-        search=html.escape(ui["search"], quote=True),
-        hint=html.escape(ui["hint"]),
-        version=CYTOSCAPE_VERSION,
-        licence=licence,
-        data=embed_json(data),
-        style=_template("page.css"),
-    )
-    # The vendored script and the app are inserted verbatim (no str.format on JS braces).
-    page = page.replace("/*@CYTOSCAPE@*/", vendor_script().replace("</script", "<\\/script"))
-    page = page.replace("/*@APP@*/", _template("page.js"))
-    return page.encode("utf-8")
+    licence = vendor_licence()
+    return _assemble("page", data, title, data["ui"]["hint"], CYTOSCAPE_VERSION, licence, "CYTOSCAPE", vendor_script())
 
 
 def _write_big(graph: nx.MultiDiGraph, options: ExportOptions, title: str) -> bytes:
     """The large page: sigma.js (WebGL), an overview of groups, the layout run in the browser."""
     data = _page_data(graph, options, None)
-    data["ui"] = ui = {**data["ui"], **_BIG_UI["ko" if data["lang"] == "ko" else "en"]}
+    data["ui"] = {**data["ui"], **_BIG_UI["ko" if data["lang"] == "ko" else "en"]}
     data["groups"] = _groups(graph, data)
-    page = _template("page-big.html").format(
+    return _assemble(
+        "page-big", data, title, data["ui"]["big_hint"], SIGMA_VERSION, sigma_licence(), "SIGMA", sigma_script()
+    )
+
+
+def _assemble(
+    name: str, data: dict, title: str, hint: str, version: str, licence: str, marker: str, vendor: str
+) -> bytes:
+    """The page from kg/templates/NAME.html, .css and .js, the vendored script and the data.
+
+    The vendored script and the app are inserted verbatim (no str.format on JS braces), and the JSON
+    (megabytes at 10^4 nodes) goes between the parts as it is, copied once.
+    """
+    style = _template("page.css") + ("" if name == "page" else _template(f"{name}.css"))
+    page = _template(f"{name}.html").format(
         lang=html.escape(data["lang"]),
         title=html.escape(title),
-        search=html.escape(ui["search"], quote=True),
-        hint=html.escape(ui["big_hint"]),
-        version=SIGMA_VERSION,
-        licence=sigma_licence().replace("--", "- -"),
+        search=html.escape(data["ui"]["search"], quote=True),
+        hint=html.escape(hint),
+        version=version,
+        licence=licence.replace("--", "- -"),
         data="/*@DATA@*/",
-        style=_template("page.css") + _template("page-big.css"),
+        style=style,
     )
-    page = page.replace("/*@SIGMA@*/", sigma_script().replace("</script", "<\\/script"))
-    page = page.replace("/*@APP@*/", _template("page-big.js"))
-    # The JSON (megabytes at 10^4 nodes) goes between the parts as it is, copied once.
+    page = page.replace(f"/*@{marker}@*/", vendor.replace("</script", "<\\/script"))
+    page = page.replace("/*@APP@*/", _template(f"{name}.js"))
     head, tail = page.split("/*@DATA@*/")
     return b"".join((head.encode("utf-8"), embed_json(data).encode("utf-8"), tail.encode("utf-8")))
 

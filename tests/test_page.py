@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import networkx as nx
@@ -72,6 +73,27 @@ def test_search_in_korean_from_the_fragment(page):
     assert int(span(html, "match-count")) == len(expected)
 
 
+def test_no_count_of_matches_before_a_search(page):
+    _, path = page
+    html = dom(path)
+    assert '<span id="match-part" hidden="">' in html
+
+
+def test_the_readme_bookmark_opens_with_its_node_found(page):
+    _, path = page
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    fragment = re.search(r"`battery-kg\.html#([^`]+)`", readme).group(1)
+    html = dom(path, quote(fragment, safe="=&:"))
+    found = re.findall(r'<li class="link" data-id="([^"]+)">', html)
+    assert "kgd:gunsan-analysis-centre-project" in found
+    assert int(span(html, "match-count")) == len(found) >= 1
+    assert '<span id="match-part">' in html
+    assert (
+        '<h2 id="details-title">Secondary Battery Real-time Advanced Analysis Centre infrastructure project</h2>'
+        in html
+    )
+
+
 def test_filter_by_class_and_region(page):
     graph, path = page
     html = dom(path, "class=kg:Initiative&region=kgd:daejeon")
@@ -91,7 +113,7 @@ def test_clicked_node_shows_facts_and_sources(page):
         '<h2 id="details-title">Secondary Battery Real-time Advanced Analysis Centre infrastructure project</h2>'
         in html
     )
-    assert "<td>totalBudget</td><td>36900000000</td>" in html
+    assert "<td>totalBudget</td><td>36,900,000,000</td>" in html  # grouped, as the tables write amounts
     assert 'data-id="kgd:article-newsstep-2025-10-01-gunsan"' in html.split('id="details-sources"')[1]
     # Each link names the page whose statement makes it.
     links = html.split('id="details-links"')[1].split("</table>")[0]

@@ -8,6 +8,12 @@
   function $(id) { return document.getElementById(id); }
   function text(id, value) { $(id).textContent = String(value); }
   function norm(s) { return String(s || "").normalize("NFC").toLowerCase(); }
+  // Whole numbers and decimals of five digits or more with thousands separators (36,900,000,000),
+  // as kg's tables write them; years and short numbers as they are.
+  function grouped(v) {
+    var m = /^(-?)(\d{5,})(\.\d+)?$/.exec(String(v));
+    return m ? m[1] + m[2].replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (m[3] || "") : v;
+  }
   function labelOf(id) { var n = byId[id]; return n ? String(n.data.label || id) : id; }
 
   var elements = [];
@@ -86,6 +92,7 @@
     });
     text("visible-count", visible);
     text("match-count", matches.length);
+    $("match-part").hidden = !q;  // no count of matches before there is a search
     var list = $("match-list");
     while (list.firstChild) list.removeChild(list.firstChild);
     matches.sort(function (a, b) { return a.id < b.id ? -1 : a.id > b.id ? 1 : 0; });
@@ -122,7 +129,7 @@
     Object.keys(n.data).sort().forEach(function (k) {
       var v = n.data[k];
       if (v === "" || v === null || k === "label" || k === "source") return;
-      var cell = row(facts, k, v);
+      var cell = row(facts, k, grouped(v));
       if (k === "region" && byId[v]) linkTo(cell, v);
     });
     var links = document.createElement("table"); links.id = "details-links";

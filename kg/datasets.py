@@ -208,6 +208,9 @@ def match(
     result = linking.find_links(
         ours, run.theirs, run.their_graph, threshold=threshold, review_threshold=review_threshold, step=step
     )
+    for cand in result.links:
+        if linking.LIKELY_NOT_COUNTED in cand.note:
+            cand.note = cand.note.replace(linking.LIKELY_NOT_COUNTED, linking.LIKELY_REPLACED)
     if run.dataset == "iso3166-2":
         for cand in result.links:
             cand.predicate = KG.iso3166Code

@@ -240,6 +240,11 @@ NAME_ALIASES = {"republicofkorea": "southkorea", "korearepublicof": "southkorea"
 _INITIAL_CONSONANTS = (("ch", "j"), ("k", "g"), ("t", "d"), ("p", "b"))
 _VOWELS = (("eo", "o"), ("eu", "u"), ("shi", "si"))
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
+LIKELY_NOT_COUNTED = "shares an identity link graded likely: not counted"
+LIKELY_REPLACED = (
+    "our link to this record is graded likely; found again on evidence of its own, above the threshold, "
+    "this link replaces that grade"
+)
 # Korean provinces named by a compass word: North Gyeongsang is Gyeongsangbuk-do, South Jeolla Jeollanam-do.
 _COMPASS = {"north": "buk", "south": "nam"}
 
@@ -584,13 +589,14 @@ def score_pair(ours: Entity, theirs: Entity, their_graph: Graph, by_iri: dict[No
     shared_ids = sorted(ours.ids & theirs.ids)
     shared_codes = sorted(ours.codes & theirs.codes)
     counted = [i for i in shared_ids if i not in ours.likely]
+    if shared_ids and not counted:
+        cand.note = "; ".join(filter(None, [cand.note, LIKELY_NOT_COUNTED]))
     if counted:
         cand.identifier, parts["identifier"] = counted[0], Decimal(1)
     elif shared_codes:
         cand.identifier, parts["identifier"] = Literal(shared_codes[0]), Decimal(1)
     elif shared_ids:
         cand.identifier = shared_ids[0]
-        cand.note = "; ".join(filter(None, [cand.note, "shares an identity link graded likely: not counted"]))
     else:
         for their_id in sorted(theirs.ids):
             authority = _authority(their_id)

@@ -239,6 +239,13 @@ def test_kg_link_geonames_writes_links_review_and_enrichment(kg, tmp_path, artic
         for e in graph.subjects(RDF.type, KG.LinkEvidence)
     }
     assert (KGD["gunsan"], Literal("city"), Literal(Decimal("0.850"), datatype=XSD.decimal)) in evidence
+    # Our links graded "likely" were not counted as evidence; found again, the strong link replaces the grade.
+    notes = {
+        graph.value(e, OWL.annotatedSource): str(graph.value(e, SKOS.note))
+        for e in graph.subjects(RDF.type, KG.LinkEvidence)
+        if graph.value(e, SKOS.note) is not None
+    }
+    assert notes == {KGD["gunsan"]: linking.LIKELY_REPLACED, KGD["jeonbuk-state"]: linking.LIKELY_REPLACED}
 
     # Every place of ours in scope: a link, or a review line saying why not.
     # Every place of the fixture is linked: nothing to review.

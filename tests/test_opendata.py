@@ -239,6 +239,11 @@ def test_kg_link_geonames_writes_links_review_and_enrichment(kg, tmp_path, artic
         for e in graph.subjects(RDF.type, KG.LinkEvidence)
     }
     assert (KGD["gunsan"], Literal("city"), Literal(Decimal("0.850"), datatype=XSD.decimal)) in evidence
+    distances = {
+        graph.value(e, OWL.annotatedSource): graph.value(e, KG.distanceKm)
+        for e in graph.subjects(RDF.type, KG.LinkEvidence)
+    }
+    assert distances[KGD["gunsan"]] == Literal(Decimal("0.7"), datatype=XSD.decimal)
     # Our links graded "likely" were not counted as evidence; found again, the strong link replaces the grade.
     notes = {
         graph.value(e, OWL.annotatedSource): str(graph.value(e, SKOS.note))
@@ -407,3 +412,23 @@ def test_publish_includes_the_geonames_linkset_with_its_dataset(kg, tmp_path, ar
     assert void.value(dataset, DCTERMS.license) == CC_BY_4
     assert str(void.value(dataset, DCTERMS.title)) == "GeoNames cities15000-KR.txt (KR rows)"
     assert void.value(dataset, DCTERMS.modified) == Literal("2026-05-24", datatype=XSD.date)
+
+
+@pytest.mark.parametrize(
+    ("option", "content", "message"),
+    [
+        ("", "1842025\tGunsan\n", "bad.txt, line 1: 2 tab-separated columns, a GeoNames dump row has 19"),
+        ("--admin1", "KR.03\tJeollabuk-do\n", "bad.txt, line 1: not an admin1CodesASCII.txt row"),
+        ("--alternate-names", "1\t1842025\tko\n", "bad.txt, line 1: not an alternateNames row"),
+    ],
+)
+def test_kg_link_names_the_bad_file_and_line(kg, tmp_path, articles_cache, option, content, message):
+    bad = tmp_path / "bad.txt"
+    bad.write_text(content, encoding="utf-8")
+    args = [str(bad)] if not option else [str(DUMP), option, str(bad)]
+    out = tmp_path / "links.ttl"
+    result = kg("link", "--dataset", "geonames", *args, "-o", str(out))
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+    assert not out.exists()

@@ -943,6 +943,8 @@ def _load_with_files(paths: tuple[Path, ...], kg: KnowledgeGraph) -> dict:
     for (name, graph), path in zip(graphs.items(), paths, strict=True):
         log.info("loaded %s into graph <%s> (%d triples)", display(path), name, len(graph))
         dangling = linking.dangling_links(graph, kg.data)
+        # Concepts (value-chain stages) are described by the ontology, not the data.
+        dangling = [iri for iri in dangling if (iri, None, None) not in kg.ontology] if dangling else dangling
         if dangling:
             shown = ", ".join(curie(iri) for iri in dangling[:5]) + (" ..." if len(dangling) > 5 else "")
             log.warning("%s links to %d entities we do not have: %s", display(path), len(dangling), shown)

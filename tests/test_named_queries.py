@@ -269,8 +269,6 @@ CASES: list[tuple[str, dict[str, str], list[tuple]]] = [
     ("in-place", {"place": "kgd:saemangeum-zone-2"}, GUNSAN_THINGS[:2]),
     ("in-place", {"place": "kgd:daejeon"}, DAEJEON_THINGS),
     ("in-place", {"place": "kgd:south-korea"}, DAEJEON_THINGS + GUNSAN_THINGS),
-    # Needs the EMMO alignment loaded beside the data (--with): tests/test_opendata.py.
-    ("region-emmo", {}, []),
 ]
 
 QUERY_FILES = sorted(queries_dir().glob("*.rq"))

@@ -20,6 +20,7 @@ from kg.namespaces import DCTERMS, GN, KG, KGD, OWL, PROV, RDF, SKOS, VOID, XSD
 from kg.paths import ontology_dir
 
 GEO = DATA / "geonames"
+LINKS = DATA.parent.parent / "links"
 DUMP = GEO / "cities15000-KR.txt"
 ADMIN1 = GEO / "admin1CodesASCII-KR.txt"
 GNS = "https://sws.geonames.org/"
@@ -391,9 +392,19 @@ def test_emmo_alignment_of_every_stage(kg, tmp_path, articles_cache):
     # From a region's initiatives to the EMMO class, through the stage they support.
     answer = tmp_path / "answer.csv"
     result = kg(
-        "query", "region-emmo", "--with", str(out), "-p", "region=kgd:gunsan", "--format", "csv", "-o", str(answer)
+        "query",
+        str(LINKS / "region-emmo.rq"),
+        "--with",
+        str(out),
+        "-p",
+        "region=kgd:gunsan",
+        "--format",
+        "csv",
+        "-o",
+        str(answer),
     )
     assert result.exit_code == 0, result.output
+    assert "we do not have" not in result.stderr  # the stages are the ontology's concepts
     rows = {(r["initiative"], r["relation"], r["classLabel"]) for r in csv.DictReader(io.StringIO(answer.read_text()))}
     assert (str(KGD["gunsan-capability-programme"]), str(related), "Battery") in rows
     assert (str(KGD["gunsan-analysis-centre-project"]), str(related), "ActiveMaterial") in rows

@@ -148,3 +148,16 @@ def test_screenshot_is_a_picture(page, tmp_path):
     chromium(path.as_uri() + "#q=" + quote("군산"), f"--screenshot={shot}", "--window-size=1280,900")
     assert read_png(shot)[:2] == (1280, 900)
     assert len(colours(shot)) > 50  # graph, labels, controls: far from a blank page
+
+
+def test_first_view_spreads_the_graph_over_the_canvas(page, tmp_path):
+    from PIL import Image
+
+    _, path = page
+    shot = tmp_path / "first.png"
+    chromium(path.as_uri(), f"--screenshot={shot}", "--window-size=1280,900")
+    with Image.open(shot) as image:
+        # The graph's area: left of the details panel (940 px at this width), below the header.
+        canvas = image.convert("L").crop((0, 100, 930, 880))
+        box = canvas.point(lambda value: 255 if value < 200 else 0).getbbox()  # where anything is drawn
+    assert box and (box[2] - box[0]) / canvas.width >= 0.65  # not a knot in the middle third

@@ -26,10 +26,16 @@
                                             key: e.key, inferred: e.inferred ? 1 : 0 } });
   });
   var cy = cytoscape({
-    container: $("cy"), elements: elements, layout: { name: "preset", fit: true, padding: 30 },
+    container: $("cy"), elements: elements,
+    // The written positions are the start; cose spreads the clusters over the whole view
+    // (randomize off: the same page always draws the same picture).
+    layout: elements.length <= 4000
+      ? { name: "cose", randomize: false, animate: false, fit: true, padding: 30, nodeRepulsion: function () { return 8000; },
+          idealEdgeLength: function () { return 60; }, numIter: 1500 }
+      : { name: "preset", fit: true, padding: 30 },
     wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 6,
     style: [
-      { selector: "node", style: { "background-color": "data(colour)", "label": "data(label)", "font-size": 9,
+      { selector: "node", style: { "background-color": "data(colour)", "label": "data(label)", "font-size": 9, "min-zoomed-font-size": 7,
         "font-family": "Noto Sans CJK KR, NanumGothic, sans-serif", "text-wrap": "wrap", "text-max-width": 110,
         "text-valign": "bottom", "text-margin-y": 2, "width": 16, "height": 16, "border-width": 1,
         "border-color": "#555" } },

@@ -99,3 +99,13 @@ def test_every_named_query_still_runs_and_shows_the_new_evidence(grown):
     rows = answers["entity"].rows
     asserted = [row for row in rows if str(row[3]) == "asserted"]
     assert asserted and {curie(row[4]) for row in asserted} == {SOURCE}
+
+
+def test_the_source_template_is_turtle():
+    import pyoxigraph as ox
+
+    template = Path(__file__).resolve().parent.parent / "docs" / "templates" / "source.ttl"
+    triples = list(ox.parse(path=str(template), format=ox.RdfFormat.TURTLE))
+    assert ox.NamedNode("https://w3id.org/battery-kg/id/source-YYYY-MM-DD-publisher-slug") in {
+        t.subject for t in triples
+    }

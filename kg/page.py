@@ -1,6 +1,7 @@
 """`kg export --format html`: one self-contained, offline HTML page to explore the projected graph.
 
-The page is kg/templates/page.html with its page.css and page.js; it bundles cytoscape.js
+The page is kg/templates/page.html with its page.css and page.js (and details.js, the details
+panel both pages share); it bundles cytoscape.js
 (kg/vendor/, MIT licence kept in the page) and the graph as JSON,
 with positions from kg.export.layout (deterministic), search by English or Korean name, filters
 by class and region, and a panel with a clicked node's facts, links and sources. A strict
@@ -283,7 +284,7 @@ def _assemble(
         style=style,
     )
     page = page.replace(f"/*@{marker}@*/", vendor.replace("</script", "<\\/script"))
-    page = page.replace("/*@APP@*/", _template(f"{name}.js"))
+    page = page.replace("/*@APP@*/", _template("details.js") + _template(f"{name}.js"))
     head, tail = page.split("/*@DATA@*/")
     return b"".join((head.encode("utf-8"), embed_json(data).encode("utf-8"), tail.encode("utf-8")))
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
+from xml.sax.saxutils import escape as xml_escape
 
 import networkx as nx
 from rdflib import Graph
@@ -273,27 +274,18 @@ def _positions(graph: Projection, options: ExportOptions) -> dict[str, tuple[flo
 # ---------------------------------------------------------------- XML, as ElementTree writes it
 
 
+# The escapes ElementTree writes: &, <, > everywhere, and in attributes also the quote and the
+# whitespace characters an attribute value would otherwise lose.
+_ATTRIBUTE_ENTITIES = {'"': "&quot;", "\r": "&#13;", "\n": "&#10;", "\t": "&#09;"}
+
+
 def _attr(value: str) -> str:
     """An attribute value escaped as ElementTree escapes it."""
-    if "&" in value:
-        value = value.replace("&", "&amp;")
-    if "<" in value:
-        value = value.replace("<", "&lt;")
-    if ">" in value:
-        value = value.replace(">", "&gt;")
-    if '"' in value:
-        value = value.replace('"', "&quot;")
-    if "\r" in value:
-        value = value.replace("\r", "&#13;")
-    if "\n" in value:
-        value = value.replace("\n", "&#10;")
-    if "\t" in value:
-        value = value.replace("\t", "&#09;")
-    return value
+    return xml_escape(value, _ATTRIBUTE_ENTITIES)
 
 
 def _cdata(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return xml_escape(value)
 
 
 def _start(tag: str, attrs: dict[str, str]) -> str:

@@ -252,15 +252,7 @@ def align(
             passing = [c for c in passing if c not in close]
         links.extend(passing)
         review.extend(c for c in scored if not c.veto and review_threshold <= c.score < threshold)
-    order = lambda c: (str(c.ours), str(c.theirs))  # noqa: E731
-    return LinkResult(
-        sorted(links, key=order),
-        sorted(review, key=lambda c: (-c.score, *order(c))),
-        sorted(rejected, key=order),
-        len(theirs),
-        threshold,
-        review_threshold,
-    )
+    return LinkResult.ordered(links, review, rejected, len(theirs), threshold, review_threshold)
 
 
 def as_entities(concepts: Iterable[Concept]) -> list[Entity]:

@@ -516,6 +516,19 @@ class LinkResult:
     threshold: Decimal
     review_threshold: Decimal
 
+    @classmethod
+    def ordered(cls, links, review, rejected, entities: int, threshold, review_threshold) -> LinkResult:
+        """A result in its stable order: links and rejections by (ours, theirs), review by score first."""
+        order = lambda c: (str(c.ours), str(c.theirs))  # noqa: E731
+        return cls(
+            sorted(links, key=order),
+            sorted(review, key=lambda c: (-c.score, *order(c))),
+            sorted(rejected, key=order),
+            entities,
+            threshold,
+            review_threshold,
+        )
+
 
 def best_label_match(ours: Entity, theirs: Entity) -> tuple[str, Literal, Literal] | None:
     """The strongest label agreement between two entities, ties broken by the labels' text."""
@@ -719,15 +732,7 @@ def find_links(
             step()
     links, demoted = one_link_each(links, by_iri)
     review.extend(demoted)
-    order = lambda c: (str(c.ours), str(c.theirs))  # noqa: E731
-    return LinkResult(
-        sorted(links, key=order),
-        sorted(review, key=lambda c: (-c.score, *order(c))),
-        sorted(rejected, key=order),
-        len(theirs),
-        threshold,
-        review_threshold,
-    )
+    return LinkResult.ordered(links, review, rejected, len(theirs), threshold, review_threshold)
 
 
 def one_link_each(links: list[Candidate], ours: dict[URIRef, Entity]) -> tuple[list[Candidate], list[Candidate]]:
@@ -741,6 +746,14 @@ def one_link_each(links: list[Candidate], ours: dict[URIRef, Entity]) -> tuple[l
     for cand in links:
         grouped[cand.ours].append(cand)
     kept, demoted = [], []
+
+    def keep(winner: Candidate, group: list[Candidate], note: str) -> None:
+        kept.append(winner)
+        for c in group:
+            if c is not winner:
+                c.note = note
+                demoted.append(c)
+
     for iri, group in grouped.items():
         if len(group) == 1:
             kept.append(group[0])
@@ -750,28 +763,17 @@ def one_link_each(links: list[Candidate], ours: dict[URIRef, Entity]) -> tuple[l
         if entity is not None and "province" in entity.specific:
             divisions = [c for c in group if c.kind == "province"]
             if len(divisions) == 1:
-                kept.append(divisions[0])
-                for c in group:
-                    if c is not divisions[0]:
-                        c.note = f"a first-order area of ours: linked to the division {divisions[0].theirs}"
-                        demoted.append(c)
+                keep(divisions[0], group, f"a first-order area of ours: linked to the division {divisions[0].theirs}")
                 continue
         close = [c for c in group if group[0].score - c.score < AMBIGUITY_MARGIN]
         by_name = [c for c in close if c.primary]
         if len(close) > 1 and len(by_name) == 1:
             # the same evidence, but only one matches on its own name, the others on an alternate name
-            kept.append(by_name[0])
-            for c in group:
-                if c is not by_name[0]:
-                    c.note = f"matched on an alternate name; {by_name[0].theirs} matches on its own name"
-                    demoted.append(c)
+            keep(by_name[0], group, f"matched on an alternate name; {by_name[0].theirs} matches on its own name")
             continue
         best, runner = group[0], group[1]
         if best.score - runner.score >= AMBIGUITY_MARGIN:
-            kept.append(best)
-            for c in group[1:]:
-                c.note = f"weaker than {best.theirs} for the same entity"
-                demoted.append(c)
+            keep(best, group, f"weaker than {best.theirs} for the same entity")
         else:
             for c in group:
                 c.note = "ambiguous: " + ", ".join(sorted(str(o.theirs) for o in group if o is not c))

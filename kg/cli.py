@@ -664,43 +664,13 @@ def _format_from_suffix(output: str) -> str:
 def stats(settings: Settings, fmt: str | None, output: str) -> None:
     """Count triples per graph and entities per most specific kg: class."""
     from kg.stats import stats as compute_stats
+    from kg.stats import write_stats
 
     fmt = fmt or answer_format("SELECT", output)
     if fmt == "xml":
         raise UsageError(f"{output}: kg stats writes .txt, .csv, .tsv or .json; give one of those or --format")
     result = compute_stats(settings.open())
-    emit(_stats_text(result, fmt), output)
-
-
-def _stats_text(result, fmt: str) -> str:
-    import csv
-    import io
-    import json
-
-    if fmt == "json":
-        document = {
-            "graphs": result.triples,
-            "data_files": result.data_graphs,
-            "classes": {curie(c): n for c, n in result.classes},
-        }
-        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
-    if fmt in ("csv", "tsv"):
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
-        writer.writerow(["what", "name", "count"])
-        writer.writerows(["graph triples", name, n] for name, n in result.triples.items())
-        writer.writerow(["data files", "", result.data_graphs])
-        writer.writerows(["class entities", curie(c), n] for c, n in result.classes)
-        return buffer.getvalue()
-    text = render_table(
-        ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
-    )
-    files = result.data_graphs
-    text += f"{files} data file{'s' if files != 1 else ''}, each a named graph of its own (kgg:data/...)\n"
-    text += "\n" + render_table(
-        ["class", "entities"], [[curie(c), str(n)] for c, n in result.classes], right_align=[False, True]
-    )
-    return text
+    emit(write_stats(result, fmt), output)
 
 
 @cli.command()

@@ -28,9 +28,7 @@ from kg.engine import Answer, Row
 from kg.engine.sparql_text import ntriples_term
 from kg.engine.terms import to_ox
 from kg.errors import UsageError
-from kg.namespaces import PREFIXES, RDFS, XSD_NUMBERS, bind
-
-XSD_DOUBLE = URIRef("http://www.w3.org/2001/XMLSchema#double")
+from kg.namespaces import KG, PREFIXES, RDFS, XSD, XSD_NUMBERS, bind
 
 RESULT_FORMATS = ("table", "csv", "tsv", "json", "xml")
 STREAM_FORMATS = ("csv", "tsv", "json", "xml")  # written row by row; the table needs every row
@@ -353,14 +351,13 @@ def labeller(graph: Graph) -> Callable[[URIRef], str | None]:
     return label
 
 
-_VALUE = URIRef("https://w3id.org/battery-kg/ontology#value")
-_UNITS = (URIRef("https://w3id.org/battery-kg/ontology#currency"), URIRef("https://w3id.org/battery-kg/ontology#unit"))
+_UNITS = (KG.currency, KG.unit)
 
 
 def _described(graph: Graph, node: BNode) -> str | None:
     """A figure without a name of its own (an amount, a quantity) as its value and unit:
     [36,900,000,000 KRW]; None when it has no value."""
-    value = next(iter(graph.objects(node, _VALUE)), None)
+    value = next(iter(graph.objects(node, KG.value)), None)
     if value is None:
         return None
     unit = next((u for p in _UNITS for u in graph.objects(node, p)), None)
@@ -408,7 +405,7 @@ def _cell(term: Node | None, label: Callable[[URIRef], str | None] | None) -> st
         return (label(term) if label else None) or curie(term)
     if isinstance(term, BNode):
         return (label(term) if label else None) or f"_:{term}"
-    if _is_number(term) and term.datatype != XSD_DOUBLE:
+    if _is_number(term) and term.datatype != XSD.double:
         return _grouped(str(term))
     return str(term)
 

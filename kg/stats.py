@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from dataclasses import dataclass
 
 from rdflib import URIRef
@@ -9,6 +12,7 @@ from rdflib import URIRef
 from kg.graph import GRAPHS, KnowledgeGraph
 from kg.namespaces import DATA_GRAPHS, DEFAULT_GRAPH
 from kg.paths import internal_sparql_dir
+from kg.results import curie, render_table
 
 
 @dataclass
@@ -34,3 +38,31 @@ def stats(kg: KnowledgeGraph) -> Stats:
     }
     classes = [(row[0], int(row[1])) for row in kg.run(sparql / "entities-per-class.rq").rows]
     return Stats(triples, len(data), classes)
+
+
+def write_stats(result: Stats, fmt: str) -> str:
+    """The counts as a table for reading, or csv / tsv (what, name, count rows) or json for tools."""
+    if fmt == "json":
+        document = {
+            "graphs": result.triples,
+            "data_files": result.data_graphs,
+            "classes": {curie(c): n for c, n in result.classes},
+        }
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if fmt in ("csv", "tsv"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter="," if fmt == "csv" else "\t", lineterminator="\n")
+        writer.writerow(["what", "name", "count"])
+        writer.writerows(["graph triples", name, n] for name, n in result.triples.items())
+        writer.writerow(["data files", "", result.data_graphs])
+        writer.writerows(["class entities", curie(c), n] for c, n in result.classes)
+        return buffer.getvalue()
+    text = render_table(
+        ["graph", "triples"], [[name, str(n)] for name, n in result.triples.items()], right_align=[False, True]
+    )
+    files = result.data_graphs
+    text += f"{files} data file{'s' if files != 1 else ''}, each a named graph of its own (kgg:data/...)\n"
+    text += "\n" + render_table(
+        ["class", "entities"], [[curie(c), str(n)] for c, n in result.classes], right_align=[False, True]
+    )
+    return text

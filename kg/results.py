@@ -24,6 +24,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.plugins.serializers.longturtle import LongTurtleSerializer
 from rdflib.term import Node
 
+from kg.canonical import RDFC_LIMIT, canonical_quads, largest_blank_group
 from kg.engine import Answer, Row
 from kg.engine.sparql_text import ntriples_term
 from kg.engine.terms import to_ox
@@ -487,7 +488,14 @@ class _ExactTurtleSerializer(LongTurtleSerializer):
 
 
 def graph_to_turtle(graph: Graph) -> str:
-    """Sorted, canonical longturtle with our prefixes: the same graph always gives the same bytes."""
+    """Sorted, canonical longturtle with our prefixes: the same graph always gives the same bytes.
+
+    longturtle nests blank nodes and rdflib canonicalises them in time that grows fast with a
+    group of linked blank nodes, so a graph with a large one is written by Oxigraph's writer
+    (kg.canonical says when)."""
+    links = ((s, o) for s, _, o in graph if isinstance(s, BNode) and isinstance(o, BNode))
+    if largest_blank_group(links) > RDFC_LIMIT:
+        return serialize_graph(graph, "ttl")
     copy = bind(Graph())
     copy += graph
     stream = io.BytesIO()
@@ -514,19 +522,19 @@ def serialize_lines(lines: list[bytes], format: str, *, canonical: bool) -> byte
     Oxigraph's own writers: nt and nq as sorted unique lines, Turtle and TriG subject by subject
     with our prefixes, JSON-LD compacted with them as @context, RDF/XML.
 
-    `canonical` relabels blank nodes by the W3C RDF Dataset Canonicalization (RDFC-1.0); without
-    it labels are kept, for datasets whose labels already depend only on their inputs
-    (kg.engine.Engine.has_stable_labels): at 10^5 triples canonicalising costs more than all the
-    rest together.
+    `canonical` relabels blank nodes so they depend only on the graph (kg.canonical: RDFC-1.0,
+    or paths from named nodes for large blank-node structures); without it labels are kept,
+    for datasets whose labels already depend only on their inputs
+    (kg.engine.Engine.has_stable_labels): at 10^5 triples canonicalising costs more than all
+    the rest together.
     """
     if format not in TRIPLE_FORMATS and format not in QUAD_FORMATS:
         known = ", ".join([*TRIPLE_FORMATS, *QUAD_FORMATS])
         raise UsageError(f"unknown RDF output format {format!r}; use one of {known}")
     quads = format in QUAD_FORMATS
     if canonical:
-        dataset = ox.Dataset(ox.parse(b"\n".join(lines), format=ox.RdfFormat.N_QUADS))
-        dataset.canonicalize(ox.CanonicalizationAlgorithm.RDFC_1_0)
-        lines = ox.serialize(dataset, format=ox.RdfFormat.N_QUADS).splitlines()
+        stable = canonical_quads(ox.parse(b"\n".join(lines), format=ox.RdfFormat.N_QUADS))
+        lines = ox.serialize(stable, format=ox.RdfFormat.N_QUADS).splitlines()
     text = b"".join(line + b"\n" for line in sorted(set(lines)) if line)
     if format in ("nt", "nq"):
         return text

@@ -205,6 +205,7 @@ LAYERS = [
     "kg.formats",
     "kg.paths",
     "kg.progress",
+    "kg.canonical",
     "kg.engine",
     "kg.engine.rules",
     "kg.engine.terms",

@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import pyoxigraph
 import pytest
 from test_remote import free_port, iter_lines_until, stop, wait_for
 
@@ -232,6 +233,107 @@ def test_the_size_limit_holds_on_every_input_path(kg, articles_cache, tmp_path, 
             "split it, or raise the limit with KG_MAX_INPUT_MB=<megabytes>"
         ), args
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.ttl"]
+
+
+# -- deep nesting and long lists: read in bounded time, or one line past the documented depth ------
+
+EX = "@prefix ex: <http://example.org/> .\n"
+
+
+def _nested_turtle(levels: int) -> str:
+    return EX + "ex:a ex:p " + "[ ex:p " * levels + "ex:z" + " ]" * levels + " .\n"
+
+
+def _nested_jsonld(levels: int) -> str:
+    inner = '"@id": "http://example.org/z"'
+    return '{"@id": "http://example.org/a", ' + '"http://example.org/p": {' * levels + inner + "}" * levels + "}"
+
+
+TOO_DEEP_JSONLD = (
+    "Error: deep.jsonld: nested deeper than kg reads with rdflib (more than about 100 levels) — "
+    "give the inner node objects an @id and list them at the top level instead"
+)
+
+
+def test_deep_json_ld_is_one_line_on_every_input_path(kg, articles_cache, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deep.jsonld").write_text(_nested_jsonld(5000), encoding="utf-8")
+    for args in _every_reader("deep.jsonld", tmp_path / "links.ttl"):
+        assert _one_error(kg(*args)) == TOO_DEEP_JSONLD, args
+    assert _one_error(kg("--engine", "reference", "--data", "deep.jsonld", "query", "-e", "ASK {}")) == TOO_DEEP_JSONLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.jsonld"]
+
+
+def test_deep_turtle_is_one_line_on_the_reference_engine_and_read_by_the_fast_one(kg, articles_cache, tmp_path,
+                                                                                  monkeypatch):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deep.ttl").write_text(_nested_turtle(20_000), encoding="utf-8")
+    assert _one_error(kg("--engine", "reference", "--data", "deep.ttl", "query", "-e", "ASK {}")) == (
+        "Error: deep.ttl: nested deeper than kg reads with rdflib (more than about 100 levels) — label the inner "
+        "nodes (_:b1 ex:p _:b2 .) instead of nesting [ ] or ( ), or use --engine fast (Oxigraph reads Turtle at "
+        "any depth)"
+    )
+    depth = "SELECT (COUNT(?n) AS ?levels) WHERE { <http://example.org/a> ex:p+ ?n FILTER isBlank(?n) }"
+    depth = "PREFIX ex: <http://example.org/> " + depth
+    for args in (["--data", "deep.ttl", "query"], ["query", "--with", "deep.ttl"]):
+        result = kg(*args, "-e", depth, "--format", "csv")
+        assert (result.exit_code, result.stdout.split()) == (0, ["levels", "20000"]), args
+    # written back with labels that depend only on the graph (not RDFC-1.0: it would take hours here)
+    construct = "CONSTRUCT { ?s <http://example.org/p> ?o } WHERE { ?s <http://example.org/p> ?o }"
+    for name in ("one.ttl", "two.ttl"):
+        assert kg("--data", "deep.ttl", "query", "-e", construct, "-o", name).exit_code == 0
+    assert (tmp_path / "one.ttl").read_bytes() == (tmp_path / "two.ttl").read_bytes()
+    assert len(list(pyoxigraph.parse(path=str(tmp_path / "one.ttl"), format=pyoxigraph.RdfFormat.TURTLE))) == 20_001
+
+
+def test_the_documented_depth_is_read_by_the_reference_engine_as_a_user_runs_it(tmp_path, articles_cache_dir):
+    (tmp_path / "deep.ttl").write_text(_nested_turtle(100), encoding="utf-8")
+    (tmp_path / "deep.jsonld").write_text(_nested_jsonld(100), encoding="utf-8")
+    env = {**os.environ, "KG_CACHE_DIR": str(tmp_path / "cache"), "KG_DATA": str(tmp_path / "none")}
+    for name, statements in (("deep.ttl", "101"), ("deep.jsonld", "100")):
+        done = subprocess.run(
+            [sys.executable, "-m", "kg", "--engine", "reference", "--no-validate", "--data", name, "query", "-e",
+             "SELECT (COUNT(*) AS ?n) WHERE { ?s <http://example.org/p> ?o }", "--format", "csv"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["n", statements], ""), name
+
+
+def test_a_long_list_in_the_data_is_data_not_schema(kg, articles_cache, tmp_path, monkeypatch):
+    """A list no axiom refers to stays out of the schema closure: kg.engine.rules.schema_mask."""
+    from rdflib import Graph, URIRef
+
+    from kg.engine import rules
+
+    items = " ".join(f'"{i}"' for i in range(3))
+    graph = Graph().parse(data=EX + f"ex:a ex:p ( {items} ) . ex:C <http://www.w3.org/2002/07/owl#unionOf> "
+                          "( ex:D ex:E ) .", format="turtle")  # fmt: skip
+    terms = rules.Interner(URIRef, lambda t: str(t) if isinstance(t, URIRef) else None, lambda t: False)
+    rows = terms.encode(sorted(graph))
+    schema = {tuple(t) for t in terms.decode(rows[rules.schema_mask(rows, terms)])}
+    lists = {(s, p, o) for s, p, o in graph if str(p).endswith(("#first", "#rest"))}
+    union = {t for t in lists if _in_list_of(graph, t[0], "C")}
+    assert (len(lists), len(union)) == (10, 4)
+    assert schema & lists == union
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "long.ttl").write_text(EX + "ex:a ex:p ( " + " ".join(f'"{i}"' for i in range(50_000)) + " ) .\n",
+                                       encoding="utf-8")  # fmt: skip
+    items = "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#> PREFIX ex: <http://example.org/> " \
+        "SELECT (COUNT(?item) AS ?n) WHERE { ex:a ex:p/rdf:rest*/rdf:first ?item }"  # fmt: skip
+    result = kg("--data", "long.ttl", "query", "--format", "csv", "-e", items)
+    assert (result.exit_code, result.stdout.split()) == (0, ["n", "50000"])
+
+
+def _in_list_of(graph, cell, owner: str) -> bool:
+    from rdflib import RDF, URIRef
+
+    head = graph.value(URIRef("http://example.org/" + owner), URIRef("http://www.w3.org/2002/07/owl#unionOf"))
+    node = head
+    while node is not None and node != RDF.nil:
+        if node == cell:
+            return True
+        node = graph.value(node, RDF.rest)
+    return False
 
 
 # -- the --timeout worker ends with kg, and leaves no temporary file --------------------------------

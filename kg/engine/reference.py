@@ -78,6 +78,8 @@ class ReferenceEngine(Engine):
         except SAXParseException as error:
             line = error.getLineNumber()
             raise LoadError(f"{name}, line {line}: {error.getMessage()} — fix the {syntax} syntax there") from None
+        except RecursionError:
+            raise LoadError(f"{name}: {_too_deep(format)}") from None
         except ParserError as error:
             if format == "nt":
                 line, message = _first_bad_ntriples_line(source)
@@ -252,6 +254,19 @@ def _service_endpoints(algebra: CompValue) -> list[Node]:
 
 ENGINE_CLASS = ReferenceEngine
 
+# rdflib's Turtle and JSON-LD readers recurse once per level of nesting; Python's stack holds
+# about this many (measured: Turtle blank nodes fail near 150, lists near 250, JSON-LD near 500).
+MAX_NESTING = 100
+
+
+def _too_deep(format: str) -> str:
+    if format == "json-ld":
+        remedy = "give the inner node objects an @id and list them at the top level instead"
+    else:
+        remedy = "label the inner nodes (_:b1 ex:p _:b2 .) instead of nesting [ ] or ( )"
+        remedy += ", or use --engine fast (Oxigraph reads Turtle at any depth)" if format == "turtle" else ""
+    return f"nested deeper than kg reads with rdflib (more than about {MAX_NESTING} levels) — {remedy}"
+
 
 def _decode_utf8(raw: bytes, name: str) -> str:
     try:
@@ -338,6 +353,8 @@ def _refuse_remote_contexts(text: str, name: str) -> None:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise LoadError(f"{name}, line {error.lineno}: {error.msg} — fix the JSON-LD syntax there") from None
+    except RecursionError:
+        raise LoadError(f"{name}: {_too_deep('json-ld')}") from None
 
     def remote(value: Any) -> Iterator[str]:
         values = value if isinstance(value, list) else [value]

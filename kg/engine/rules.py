@@ -27,10 +27,9 @@ RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL = "http://www.w3.org/2002/07/owl#"
 
-# Triples with these predicates are schema: they go to the schema closure, not the arrays.
+# Triples with these predicates are schema: they go to the schema closure, not the arrays...
 SCHEMA_PREDICATES = frozenset(
     [RDFS + name for name in ("subClassOf", "subPropertyOf", "domain", "range")]
-    + [RDF + name for name in ("first", "rest")]
     + [
         OWL + name
         for name in (
@@ -40,6 +39,13 @@ SCHEMA_PREDICATES = frozenset(
             "propertyDisjointWith disjointUnionOf onProperties"
         ).split()
     ]
+)
+# ...and so are the cells (rdf:first, rdf:rest) of the lists these predicates take; a list in
+# the data that no axiom refers to is data (a list of 10^5 items must not reach reasonable)...
+_LIST_AXIOMS = frozenset(
+    OWL + name
+    for name in "intersectionOf unionOf oneOf propertyChainAxiom hasKey members distinctMembers disjointUnionOf "
+    "onProperties".split()
 )
 # ...and so are rdf:type triples whose class is one of these vocabularies' own (owl:Class,
 # owl:TransitiveProperty...), except the classes every instance may have.
@@ -113,6 +119,7 @@ def schema_mask(triples: np.ndarray, terms: Interner) -> np.ndarray:
     """Which rows are schema (see SCHEMA_PREDICATES): the part the schema closure reads."""
     predicates = [terms.ids[terms.make_iri(iri)] for iri in SCHEMA_PREDICATES if terms.make_iri(iri) in terms.ids]
     mask = np.isin(triples[:, 1], np.array(predicates, dtype=np.int64))
+    mask |= _axiom_lists(triples, terms)
     type_id = terms.ids.get(terms.make_iri(RDF + "type"))
     if type_id is not None:
         typed = triples[:, 1] == type_id
@@ -120,6 +127,24 @@ def schema_mask(triples: np.ndarray, terms: Interner) -> np.ndarray:
         vocabulary = [c for c in classes.tolist() if _is_vocabulary_class(terms.iri_text(terms.terms[c]))]
         mask |= typed & np.isin(triples[:, 2], np.array(vocabulary, dtype=np.int64))
     return mask
+
+
+def _axiom_lists(triples: np.ndarray, terms: Interner) -> np.ndarray:
+    """The rdf:first and rdf:rest rows of the lists schema axioms take (see _LIST_AXIOMS), walked from their heads."""
+    first, rest = terms.id_of(RDF + "first"), terms.id_of(RDF + "rest")
+    cells = (triples[:, 1] == first) | (triples[:, 1] == rest)
+    if not cells.any():
+        return cells
+    axioms = [terms.ids[terms.make_iri(iri)] for iri in _LIST_AXIOMS if terms.make_iri(iri) in terms.ids]
+    heads = triples[np.isin(triples[:, 1], np.array(axioms, dtype=np.int64)), 2].tolist()
+    rests = triples[triples[:, 1] == rest]
+    following = dict(zip(rests[:, 0].tolist(), rests[:, 2].tolist(), strict=True))
+    reached: set[int] = set()
+    for node in heads:
+        while node != -1 and node not in reached:  # -1: past the end (ids are >= 0)
+            reached.add(node)
+            node = following.get(node, -1)
+    return cells & np.isin(triples[:, 0], np.array(sorted(reached), dtype=np.int64))
 
 
 def _is_vocabulary_class(iri: str | None) -> bool:

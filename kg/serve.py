@@ -1,21 +1,24 @@
-"""Serve the reasoned graph over the SPARQL 1.1 Protocol with Oxigraph's own server.
+"""Serve the reasoned graph over the SPARQL 1.1 Protocol, with Oxigraph.
 
-We write no database and no HTTP server: kg writes the named graphs as N-Quads,
-`oxigraph load` builds a store from them in a temporary folder, and
-`oxigraph serve-read-only` answers queries (union of the graphs as the default graph,
-a query time limit). Oxigraph's server ships in the `oxigraph` wheel on PyPI, which the
-`server` extra installs.
+We write no database: kg writes the named graphs as N-Quads, `oxigraph load` builds a store
+from them in a temporary folder, and `oxigraph serve-read-only` serves its query editor and the
+store. Oxigraph's server ships in the `oxigraph` wheel on PyPI, which the `server` extra installs.
 
-Oxigraph evaluates SERVICE, so a query sent to it would make the machine fetch from any
-address it can reach, on behalf of whoever sent the query (any web page, with CORS). So
-Oxigraph listens on a private loopback port and callers reach it through `Gate`, a small
-proxy that refuses every request whose query holds a SERVICE clause (unless the operator
-started kg serve with --allow-service) and sends CORS headers only for the origin the
-operator names (--cors); none by default.
+Callers reach it through `Gate`, a small HTTP front on the address the operator chose:
+- Oxigraph evaluates SERVICE, so a query would make the machine fetch from any address it can
+  reach, on behalf of whoever sent it (any web page, with CORS). The gate refuses every request
+  whose query holds a SERVICE clause (unless the operator started kg serve with
+  --allow-service) and sends CORS headers only for the origin the operator names (--cors).
+- Queries are answered by kg.query_pool (pyoxigraph on the same store, read-only): a fixed
+  number of processes, one killed and replaced when its query outlives the time limit.
+  Oxigraph's own time limit keeps a sleeping thread per request for the whole limit.
+- Everything else (the editor at /, the store, refused updates) is relayed to Oxigraph, which
+  listens on a private loopback port only the gate talks to.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import html
 import http.client
@@ -40,6 +43,7 @@ from kg.errors import ServerError, UsageError
 from kg.graph import KnowledgeGraph
 from kg.paths import display
 from kg.queries import QueryInfo
+from kg.query_pool import QueryPool, Refused, Request, Stopped, default_size
 from kg.results import render_table
 
 OXIGRAPH_ENV = "KG_OXIGRAPH"
@@ -164,7 +168,8 @@ def start(
     allow_service: bool = False,
     cors: str | None = None,
 ) -> Server:
-    """Start Oxigraph read-only on `store`, behind a `Gate` on `host`:`port`; return once it answers queries.
+    """Start the query pool and Oxigraph read-only on `store`, behind a `Gate` on `host`:`port`;
+    return once it answers queries.
 
     The server runs in its own process group (a terminal's Ctrl-C reaches kg, which stops
     it in order), logs to `workdir`/server.log, and on Linux dies with kg. Oxigraph itself
@@ -172,6 +177,11 @@ def start(
     """
     log = workdir / "server.log"
     gate = Gate((host, port), allow_service=allow_service, cors=cors, timeout=timeout)
+    try:
+        gate.pool = QueryPool(store, size=default_size(), seconds=timeout)
+    except BaseException:
+        gate.server_close()
+        raise
     inner = _free_loopback_port()
     gate.upstream = ("127.0.0.1", inner)
     command = [
@@ -182,8 +192,6 @@ def start(
         "--bind",
         f"127.0.0.1:{inner}",
         "--union-default-graph",
-        "--timeout-s",
-        str(timeout),
     ]
     with open(log, "wb") as handle:
         process = subprocess.Popen(
@@ -227,7 +235,6 @@ def _free_loopback_port() -> int:
 SERVICE_REFUSED = "SERVICE is not allowed: this endpoint answers from its own graphs only (kg serve --allow-service)"
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a query or form larger than this is refused (413)
 BUFFERED_BYTES = 1024 * 1024  # answers up to this size are held until complete, so their status is true
-CANCELLED = b"The SPARQL operation has been cancelled"  # how Oxigraph ends an answer its time limit stopped
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection"}
 
 
@@ -259,6 +266,7 @@ class Gate(http.server.ThreadingHTTPServer):
         self.allow_service = allow_service
         self.cors = cors
         self.upstream: tuple[str, int] = ("127.0.0.1", 0)
+        self.pool: QueryPool | None = None
         self.thread: threading.Thread | None = None
         try:
             super().__init__((host.strip("[]"), port), _GateHandler)
@@ -274,6 +282,8 @@ class Gate(http.server.ThreadingHTTPServer):
             self.shutdown()
             self.thread = None
         self.server_close()
+        if self.pool is not None:
+            self.pool.close()
 
 
 class _GateHandler(http.server.BaseHTTPRequestHandler):
@@ -331,69 +341,107 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         if not self.server.allow_service and service_in_request(self.path, body):
             return self._refuse(403, SERVICE_REFUSED)
+        if urllib.parse.urlsplit(self.path).path == "/query":
+            return self._query(body)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP | {"host", "origin"}}
         upstream = http.client.HTTPConnection(*self.server.upstream, timeout=None)
         try:
             upstream.request(self.command, self.path, body=body if length else None, headers=headers)
-            self._answer(upstream.getresponse())
+            self._relay_answer(upstream.getresponse())
         except (OSError, http.client.HTTPException):
             self.close_connection = True
         finally:
             upstream.close()
 
-    def _answer(self, response: http.client.HTTPResponse) -> None:
-        """Relay Oxigraph's answer, with a status that tells the truth.
-
-        Oxigraph sends 200 at once and, when its time limit stops a query, ends the body with a
-        line saying so. An answer that fits in BUFFERED_BYTES is held until complete: stopped,
-        it becomes a 503 with one line. A longer one streams in chunks, holding back its last
-        bytes; if it was stopped or cut, or is still streaming when the time limit is up, the
-        connection closes without the final chunk, so the client sees an incomplete answer
-        rather than a complete-looking one.
-        """
-        seconds = self.server.query_seconds
-        deadline = time.monotonic() + seconds  # Oxigraph's limit does not stop an answer it is streaming
-        head, ended = b"", False
-        while len(head) <= BUFFERED_BYTES and time.monotonic() < deadline:
-            chunk = response.read1(1 << 16)
-            if not chunk:
-                ended = True
-                break
-            head += chunk
-        stopped = not ended and len(head) <= BUFFERED_BYTES
-        if stopped or (ended and response.status == 200 and head.rstrip().endswith(CANCELLED)):
-            return self._refuse(503, f"the query was stopped after {seconds:g} s (kg serve --timeout)")
+    def _relay_answer(self, response: http.client.HTTPResponse) -> None:
+        """Oxigraph's answer to anything but a query (its query editor, the store, refused updates)."""
         self.send_response(response.status, response.reason)
         for key, value in response.getheaders():
-            if key.lower() not in _HOP_BY_HOP | {"content-length"} and not key.lower().startswith("access-control-"):
+            if key.lower() not in _HOP_BY_HOP and not key.lower().startswith("access-control-"):
                 self.send_header(key, value)
         self._cors_headers()
         self.send_header("Connection", "close")
         self.close_connection = True
-        if ended:
-            self.send_header("Content-Length", str(len(head)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(head)
-            return
-        self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        keep = len(CANCELLED) + 2  # the tail that may turn out to be Oxigraph's "cancelled" line
-        pending = head
-        try:
+        if self.command != "HEAD":
             while chunk := response.read1(1 << 16):
-                if time.monotonic() > deadline:
-                    return  # stopped: no final chunk
-                pending += chunk
-                if len(pending) > keep:
-                    self._chunk(pending[:-keep])
-                    pending = pending[-keep:]
-        except (OSError, http.client.HTTPException):
-            return  # cut: no final chunk
-        if pending.rstrip().endswith(CANCELLED):
-            return  # stopped by Oxigraph: no final chunk
-        self._chunk(pending)
-        self.wfile.write(b"0\r\n\r\n")
+                self.wfile.write(chunk)
+
+    def _query(self, body: bytes) -> None:
+        """A SPARQL 1.1 Protocol query (GET, POST form or POST sparql-query), answered by the query pool.
+
+        An answer that fits in BUFFERED_BYTES is held until complete, so its status tells the
+        truth: stopped at the time limit, it is a 503 with one line. A longer one streams in
+        chunks; if the limit stops it or it fails part way, the connection closes without the
+        final chunk, so the client sees an incomplete answer rather than a complete-looking one.
+        """
+        params = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query, keep_blank_values=True)
+        media = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if self.command in ("GET", "HEAD"):
+            queries = params.get("query", [])
+        elif self.command != "POST":
+            return self._refuse(405, f"{self.command} is not a SPARQL query; use GET or POST")
+        elif media == "application/x-www-form-urlencoded":
+            form = urllib.parse.parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+            params = {**params, **form}
+            queries = params.get("query", [])
+        elif media == "application/sparql-query":
+            try:
+                queries = [body.decode("utf-8")]
+            except UnicodeDecodeError:
+                return self._refuse(400, "the query is not UTF-8")
+        else:
+            return self._refuse(415, "POST a query as application/sparql-query or application/x-www-form-urlencoded")
+        if "update" in params:
+            return self._refuse(403, "updates are refused: this endpoint is read-only")
+        if len(queries) != 1:
+            return self._refuse(400, "give exactly one query (the query parameter, or the body of a sparql-query POST)")
+        request = Request(
+            queries[0],
+            tuple(params.get("default-graph-uri", [])),
+            tuple(params.get("named-graph-uri", [])),
+            self.headers.get("Accept"),
+        )
+        seconds = self.server.query_seconds
+        stopped = f"the query was stopped after {seconds:g} s (kg serve --timeout)"
+        try:
+            media, chunks = self.server.pool.answer(request, time.monotonic() + seconds)
+        except Stopped:
+            return self._refuse(503, stopped)
+        except Refused as refused:
+            return self._refuse(refused.status, refused.message)
+        with contextlib.closing(chunks):
+            head, ended = b"", True
+            try:
+                for chunk in chunks:
+                    head += chunk
+                    if len(head) > BUFFERED_BYTES:
+                        ended = False
+                        break
+            except Stopped:
+                return self._refuse(503, stopped)
+            except Refused as refused:
+                return self._refuse(refused.status, refused.message)
+            self.send_response(200)
+            self.send_header("Content-Type", media)
+            self._cors_headers()
+            self.send_header("Connection", "close")
+            self.close_connection = True
+            if ended:
+                self.send_header("Content-Length", str(len(head)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(head)
+                return
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            try:
+                self._chunk(head)
+                for chunk in chunks:
+                    self._chunk(chunk)
+            except (Stopped, Refused, OSError):
+                return  # stopped, failed or the client left: no final chunk
+            self.wfile.write(b"0\r\n\r\n")
 
     def _chunk(self, data: bytes) -> None:
         if data:

@@ -240,6 +240,7 @@ LAYERS = [
     "kg.datasets",
     "kg.publish",
     "kg.remote",
+    "kg.query_pool",
     "kg.serve",
     "kg.process",
     "kg.cli",

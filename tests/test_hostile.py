@@ -75,11 +75,11 @@ def _serve(tmp_path: Path, cache_dir: Path, *options: str):
     return process, port, banner
 
 
-def _post(port: int, query: str, origin: str = "https://evil.example"):
+def _post(port: int, query: str, origin: str = "https://evil.example", accept: str = "text/csv"):
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/query",
         data=urllib.parse.urlencode({"query": query}).encode(),
-        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "text/csv", "Origin": origin},
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": accept, "Origin": origin},
     )
     try:
         with OPENER.open(request, timeout=30) as response:
@@ -528,5 +528,66 @@ def test_serve_says_when_its_time_limit_stopped_a_query(tmp_path, articles_kg, a
                 response.read()
         status, headers, body = _post(port, "SELECT (COUNT(*) AS ?n) WHERE { ?s a ?type }")
         assert status == 200 and body.splitlines()[0] == "n" and int(headers["Content-Length"]) == len(body)
+    finally:
+        stop(process)
+
+
+# -- kg serve under load: no errors, and nothing left behind once the load ends -----------------
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and every process below it."""
+    found = [pid]
+    for child in _children(pid):
+        found += _tree(child)
+    return found
+
+
+def _threads_and_memory(pid: int) -> tuple[int, int, int]:
+    """Processes, threads and resident kB of kg serve and everything it started."""
+    threads = memory = 0
+    tree = _tree(pid)
+    for member in tree:
+        status = dict(
+            line.split(":", 1) for line in Path(f"/proc/{member}/status").read_text().splitlines() if ":" in line
+        )
+        threads += int(status["Threads"])
+        memory += int(status.get("VmRSS", "0 kB").split()[0])
+    return len(tree), threads, memory
+
+
+def test_serve_under_load_answers_every_request_and_returns_to_its_resting_state(tmp_path, articles_kg,
+                                                                                 articles_cache_dir):  # fmt: skip
+    import collections
+    import concurrent.futures
+
+    process, port, _banner = _serve(tmp_path, articles_cache_dir, "--timeout", "30")
+    requests = [  # (query, Accept, expected status)
+        ("SELECT (COUNT(*) AS ?n) WHERE { ?s a ?type }", "text/csv", 200),
+        ((Path(__file__).resolve().parents[1] / "queries" / "funding-by-level.rq").read_text(encoding="utf-8"),
+         "application/sparql-results+json", 200),
+        ("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o } LIMIT 50", "text/turtle", 200),
+        ("ASK { ?s ?p ?o }", "application/sparql-results+xml", 200),
+        ("SELECT * WHERE { ?s ?p }", "text/csv", 400),
+        ("SELECT * WHERE { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }", "text/csv", 403),
+    ]  # fmt: skip
+
+    def send(index: int) -> tuple[int, bool]:
+        query, accept, expected = requests[index % len(requests)]
+        status, headers, body = _post(port, query, accept=accept)
+        return status, status == expected and (status != 200 or int(headers["Content-Length"]) == len(body.encode()))
+
+    def load(count: int) -> collections.Counter:
+        with concurrent.futures.ThreadPoolExecutor(8) as clients:
+            return collections.Counter(ok for _status, ok in clients.map(send, range(count)))
+
+    try:
+        assert load(120) == {True: 120}  # warm up: every worker has answered, the server is at rest
+        _wait(lambda: _threads_and_memory(process.pid)[:2] == _threads_and_memory(process.pid)[:2], "settled")
+        processes, threads, memory = _threads_and_memory(process.pid)
+        assert load(2400) == {True: 2400}  # zero errors: every answer has the expected status and is complete
+        _wait(lambda: _threads_and_memory(process.pid)[:2] == (processes, threads), "threads back to rest", 10)
+        grown = _threads_and_memory(process.pid)[2] - memory
+        assert grown < 30_000  # kB: memory flat, no growth with requests
     finally:
         stop(process)

@@ -22,7 +22,17 @@ from kg import formats as rdf_formats
 from kg.engine import DEFAULT_ENGINE, Capability, available_engines, get_engine
 from kg.errors import KgError, UsageError, ValidationError
 from kg.graph import Inputs, KnowledgeGraph, open_graph
-from kg.paths import cache_dir, config_path, data_dir, default_shapes, display, ontology_dir, queries_dir, read_config
+from kg.paths import (
+    cache_dir,
+    config_path,
+    data_dir,
+    default_shapes,
+    display,
+    ontology_dir,
+    queries_dir,
+    read_config,
+    scratch_folder,
+)
 from kg.process import emit, local_time_limit, stream_output, with_deadline
 from kg.queries import bind_query, execute, list_queries, parse_assignment
 from kg.results import GRAPH_FORMATS, RESULT_FORMATS, answer_format, curie, render_table, serialize_graph, write_answer
@@ -345,13 +355,12 @@ def _data_paths(values, input_format: str | None) -> tuple[Path, ...]:
 
 def _stdin_file(input_format: str | None) -> Path:
     import shutil
-    import tempfile
 
     from kg.formats import by_name
 
     rdf_format = by_name(input_format or "ttl")
     ctx = click.get_current_context().find_root()
-    folder = Path(tempfile.mkdtemp(prefix="kg-stdin-"))
+    folder = scratch_folder("kg-stdin-")
     ctx.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
     path = folder / f"stdin{rdf_format.suffix}"
     with path.open("wb") as out:
@@ -1375,7 +1384,6 @@ def serve(
     """
     import shutil
     import signal
-    import tempfile
 
     from kg import serve as serving
     from kg.errors import ServerError
@@ -1388,7 +1396,7 @@ def serve(
             "listening on %s: anyone who can reach this machine on port %d can query the graph (read-only)", host, port
         )
     infos = list_queries(settings.queries)
-    temp = Path(tempfile.mkdtemp(prefix="kg-serve-"))
+    temp = scratch_folder("kg-serve-")
     server = None
     previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:

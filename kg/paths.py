@@ -6,6 +6,7 @@ import configparser
 import contextlib
 import os
 import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -185,8 +186,10 @@ def atomic_stream(path: Path | str) -> Iterator[BinaryIO]:
     into place when the block ends, and removed if it raises (an error, Ctrl-C).
 
     On Linux the temporary file has no name until it is complete (O_TMPFILE, linked in at the
-    end), so even a process killed with SIGKILL leaves nothing behind. For outputs too big to
-    build in memory first; otherwise as atomic_write.
+    end), so even a process killed with SIGKILL leaves nothing behind. Where the file system
+    refuses that, the temporary name carries the writer's process id, and the next write to
+    the same path removes what a writer no longer alive left. For outputs too big to build in
+    memory first; otherwise as atomic_write.
     """
     path = Path(path)
     folder = path.parent
@@ -196,10 +199,11 @@ def atomic_stream(path: Path | str) -> Iterator[BinaryIO]:
         problem = "is not a folder" if folder.exists() else "does not exist"
         raise OutputError(f"cannot write {display(path)}: {display(folder)} {problem}")
     temp_name: str | None = None
+    _remove_stale_temporary_files(folder, path.name)
     try:
         fd = _unnamed_file(folder)
         if fd is None:
-            fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+            fd, temp_name = tempfile.mkstemp(dir=folder, prefix=_temporary_prefix(path.name), suffix=".tmp")
             _TEMPORARY.add(temp_name)
     except OSError as error:
         raise OutputError(f"cannot write {display(path)}: {error.strerror or error}") from None
@@ -257,10 +261,51 @@ def _unnamed_file(folder: Path) -> int | None:
     return fd
 
 
+def _temporary_prefix(name: str) -> str:
+    return f".{name}.kg-{os.getpid()}-"
+
+
+def _remove_stale_temporary_files(folder: Path, name: str) -> None:
+    """Remove temporary files for `name` left in `folder` by kg processes that are gone (killed with SIGKILL)."""
+    prefix = f".{name}.kg-"
+    try:
+        candidates = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]
+    except OSError:
+        return
+    for entry in candidates:
+        pid, _, rest = entry.name[len(prefix) :].partition("-")
+        if pid.isdigit() and rest.endswith(".tmp") and not _alive(int(pid)) and entry.is_file(follow_symlinks=False):
+            _remove_quietly(entry.path)
+
+
+def scratch_folder(prefix: str, parent: Path | None = None, suffix: str = "") -> Path:
+    """A new temporary folder named `prefix`<pid>-…`suffix` in `parent` (the system's temporary
+    folder by default), after removing those of the same kind whose kg process is gone (killed
+    with SIGKILL before it could clean up). Raises OSError as tempfile.mkdtemp does."""
+    where = Path(parent or tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(where):
+            pid, _, rest = entry.name.removeprefix(prefix).partition("-")
+            if (entry.name.startswith(prefix) and pid.isdigit() and rest.endswith(suffix) and not _alive(int(pid))
+                    and entry.is_dir(follow_symlinks=False)):  # fmt: skip
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=where))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
+
+
 def _link_unnamed(fd: int, folder: Path, name: str) -> str:
     """Give the unnamed file `fd` a temporary name in `folder` (renamed into place right after)."""
     for _ in range(100):
-        temp_name = str(folder / f".{name}.{os.urandom(6).hex()}.tmp")
+        temp_name = str(folder / f"{_temporary_prefix(name)}{os.urandom(6).hex()}.tmp")
         try:
             os.link(f"/proc/self/fd/{fd}", temp_name, follow_symlinks=True)
         except FileExistsError:

@@ -40,7 +40,7 @@ from kg.namespaces import (
     XSD,
     bind,
 )
-from kg.paths import display
+from kg.paths import display, scratch_folder
 from kg.queries import list_queries
 from kg.results import serialize_graph
 
@@ -367,7 +367,7 @@ def write_release(release: Release, directory: Path, *, force: bool = False) -> 
     parent = directory.resolve().parent
     check_target(directory, force=force)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=parent))
+        staging = scratch_folder(f".{directory.name}.kg-", parent, suffix=".tmp")
     except OSError as error:
         raise OutputError(f"cannot write {display(directory)}: {error.strerror or error}") from None
     old = None

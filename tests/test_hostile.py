@@ -392,6 +392,56 @@ def test_timeout_worker_dies_with_kg_and_leaves_no_temporary_file(tmp_path, arti
         process.stderr.close()
 
 
+def test_what_a_killed_writer_left_is_removed_by_the_next_write(tmp_path, articles_kg, articles_cache_dir):
+    """SIGKILL cannot be caught: where the file system refuses unnamed files (O_TMPFILE), a streamed
+    `query -o` killed without a time limit leaves its temporary file; the next write removes it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "KG_CACHE_DIR": str(articles_cache_dir), "KG_DATA": str(ARTICLES), "KG_QUERY_TIMEOUT": "0"}
+    command = [sys.executable, "-m", "kg", "query", "--stream", "--format", "csv", "-o", str(out / "rows.csv"), "-e"]
+    process = subprocess.Popen([*command, ENDLESS], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        # rows are being written (to a named temporary file, or to an unnamed one that nothing lists)
+        _wait(lambda: process.poll() is None and _written(process.pid, out) > 0, "kg never wrote rows")
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+        process.stderr.close()
+    assert all(p.name.startswith(".rows.csv.kg-") and p.suffix == ".tmp" for p in out.iterdir())
+    done = subprocess.run([*command, "SELECT ?n WHERE { VALUES ?n { 1 } }"], env=env, capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert (done.returncode, done.stderr) == (0, "")
+    assert [p.name for p in out.iterdir()] == ["rows.csv"] and (out / "rows.csv").read_bytes() == b"n\r\n1\r\n"
+
+
+def _written(pid: int, folder: Path) -> int:
+    """Bytes written so far to any file `pid` has open in `folder` (named or not)."""
+    total = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith(str(folder)):
+                total += os.stat(fd).st_size
+    return total
+
+
+def test_scratch_folders_of_processes_that_are_gone_are_removed(tmp_path):
+    from kg.paths import scratch_folder
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = int(gone.stdout), os.getpid()
+    for pid in (dead, alive):
+        (tmp_path / f"kg-serve-{pid}-abc").mkdir()
+        (tmp_path / f"kg-serve-{pid}-abc" / "store").write_text("x")
+    (tmp_path / "kg-serve-notes").mkdir()  # not ours: no process id
+    new = scratch_folder("kg-serve-", tmp_path)
+    assert new.name.startswith(f"kg-serve-{alive}-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"kg-serve-{alive}-abc", "kg-serve-notes", new.name])
+
+
 # -- on-disk stores: swapped in atomically, built by one load at a time, damage named in one line ---
 
 

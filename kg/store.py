@@ -87,28 +87,43 @@ def build_store(directory: Path, inputs: Inputs) -> StoreInfo:
 
 @contextlib.contextmanager
 def _exclusive(directory: Path) -> Iterator[None]:
-    """Hold the store's lock file (.DIR.lock beside it) while building; refuse at once if another build holds it."""
+    """Hold the store's lock file (.DIR.lock beside it) while building; refuse at once if another build holds it.
+
+    The lock file is removed when the build ends, while still locked; a build that locked a
+    file just removed that way (the path no longer names it) opens the new one instead.
+    """
     lock = directory.with_name(f".{directory.name}.lock")
     try:
-        handle = open(lock, "a+b")  # noqa: SIM115 - held for the whole block
-    except OSError as error:
-        raise OutputError(f"cannot build the store in {display(directory)}: {error.strerror or error}") from None
-    with handle:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks; builds are not guarded
+        yield
+        return
+    while True:
         try:
-            import fcntl
-        except ImportError:  # pragma: no cover - Windows: no advisory locks; builds are not guarded
-            yield
-            return
+            handle = open(lock, "a+b")  # noqa: SIM115 - held for the whole block
+        except OSError as error:
+            raise OutputError(f"cannot build the store in {display(directory)}: {error.strerror or error}") from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            handle.close()
             raise OutputError(
                 f"the store {display(directory)} is busy: another kg load --store is building it; "
                 "wait for it to finish, then run this again"
             ) from None
         try:
+            current = os.stat(lock).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # locked a lock file another build had just removed: take the new one
+    with handle:
+        try:
             yield
         finally:
+            with contextlib.suppress(OSError):
+                os.unlink(lock)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 

@@ -336,6 +336,37 @@ def _in_list_of(graph, cell, owner: str) -> bool:
     return False
 
 
+# Every command that reads the data, with a hostile file given as the data, beside it, or on stdin.
+READING_COMMANDS = [
+    ["query", "-e", "ASK {}"],
+    ["validate"],
+    ["reason", "-o", "out.ttl"],
+    ["stats"],
+    ["analyze"],
+    ["export", "--format", "graphml", "-o", "out.graphml"],
+    ["render", "-o", "out.svg"],
+    ["load", "--store", "store"],
+    ["publish", "-o", "release"],
+    ["push", "--endpoint", "http://127.0.0.1:9/query", "--store-endpoint", "http://127.0.0.1:9/store"],
+    ["serve", "--port", "9"],
+]
+
+
+@pytest.mark.parametrize("command", READING_COMMANDS, ids=[c[0] for c in READING_COMMANDS])
+def test_every_command_that_reads_data_refuses_hostile_files_in_one_line(kg, articles_cache, tmp_path, monkeypatch,
+                                                                          command):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "laughs.rdf").write_text(LAUGHS, encoding="utf-8")
+    (tmp_path / "deep.jsonld").write_text(_nested_jsonld(5000), encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.ttl")
+    assert _one_error(kg("--data", "laughs.rdf", *command)) == REFUSED_DTD
+    assert _one_error(kg("--add-data", "deep.jsonld", *command)) == TOO_DEEP_JSONLD
+    assert _one_error(kg("--add-data", "pipe.ttl", *command)) == (
+        "Error: pipe.ttl: a named pipe, not a regular file — kg reads only regular files"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep.jsonld", "laughs.rdf", "pipe.ttl"]
+
+
 # -- the --timeout worker ends with kg, and leaves no temporary file --------------------------------
 
 ENDLESS = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"  # about 10^10 rows of the fixture
@@ -470,7 +501,7 @@ def test_rebuilding_a_store_never_leaves_the_folder_without_one(kg, articles_cac
     assert kg("load", "--store", str(store)).exit_code == 0
     assert seen and all(whole for _name, whole in seen), seen
     assert _count(kg, store) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".store.lock", "store"]  # no .building, no .old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]  # no .building, no .old, no lock file
 
 
 def test_a_second_load_into_a_busy_store_says_so(kg, articles_cache, tmp_path):
@@ -487,7 +518,7 @@ def test_a_second_load_into_a_busy_store_says_so(kg, articles_cache, tmp_path):
         "then run this again"
     )
     assert _count(kg, store) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".store.lock", "store"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".store.lock", "store"]  # the other build's lock
 
 
 @pytest.mark.parametrize("damage", ["truncated", "removed"])

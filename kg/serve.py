@@ -292,6 +292,10 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
     server_version = "battery-kg"
     sys_version = ""
 
+    def setup(self) -> None:
+        self.timeout = self.server.query_seconds  # a client silent this long is dropped: idle sockets hold no thread
+        super().setup()
+
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet: Oxigraph logs requests
         pass
 

@@ -672,3 +672,23 @@ def test_serve_under_load_answers_every_request_and_returns_to_its_resting_state
         assert grown < 30_000  # kB: memory flat, no growth with requests
     finally:
         stop(process)
+
+
+def test_serve_drops_clients_that_send_nothing(tmp_path, articles_kg, articles_cache_dir):
+    import socket
+
+    process, port, _banner = _serve(tmp_path, articles_cache_dir, "--timeout", "2")
+    try:
+        assert _post(port, "ASK { ?s ?p ?o }")[0] == 200
+        rest = _threads_and_memory(process.pid)[:2]
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
+        idle[0].sendall(b"GET /query?query=ASK")  # half a request line, never finished
+        for sock in idle:
+            sock.settimeout(60)
+            assert sock.recv(1024) == b""  # closed by the server, after its time limit
+        _wait(lambda: _threads_and_memory(process.pid)[:2] == rest, "idle connections still hold threads", 20)
+        assert _post(port, "ASK { ?s ?p ?o }")[0] == 200
+        for sock in idle:
+            sock.close()
+    finally:
+        stop(process)

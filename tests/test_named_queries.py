@@ -439,3 +439,9 @@ def test_required_params_are_required(name, message, articles_dataset):
     with pytest.raises(QueryError) as error:
         run(name, articles_dataset)
     assert error.value.message == message
+
+
+def test_value_chain_evidence_lists_each_piece_of_evidence_once(bundled_kg):
+    """A statement is in its file's graph and in kgg:data, the merge: joined naively it came twice."""
+    rows = [tuple(row) for row in bundled_kg.run((queries_dir() / "value-chain-evidence.rq").read_text()).rows]
+    assert rows and len(rows) == len(set(rows))

@@ -21,9 +21,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-__all__ = ["QueryPool", "Refused", "Stopped", "negotiate"]
+__all__ = ["QueryPool", "Refused", "Stopped", "StoreUnreadable", "negotiate"]
 
 CHUNK = 1 << 16  # bytes per message from a worker
+STARTUP_SECONDS = 60.0  # for a worker to start and open the store
 
 
 class Refused(Exception):
@@ -37,6 +38,10 @@ class Refused(Exception):
 
 class Stopped(Exception):
     """The time limit was reached; the worker was killed."""
+
+
+class StoreUnreadable(Exception):
+    """A worker could not open the store; the message is the database's."""
 
 
 # -- content negotiation -------------------------------------------------------------
@@ -113,7 +118,12 @@ def _serve(location: str, connection: Connection, parent: int) -> None:  # pragm
         os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-    store = ox.Store.read_only(location)
+    try:
+        store = ox.Store.read_only(location)
+    except (OSError, RuntimeError) as error:  # RocksDB reports a damaged store as RuntimeError
+        connection.send(("failed", " ".join(str(error).split()) or type(error).__name__))
+        return
+    connection.send(("ready",))
     sender = _Sender(connection)
     while True:
         try:
@@ -193,11 +203,23 @@ class QueryPool:
         self.everyone: set[_Worker] = set()
         self.lock = threading.Lock()
         self.closed = False
-        for _ in range(size):
-            self._add()
+        self.broken: str | None = None
+        try:
+            for _ in range(size):
+                self._add()
+        except BaseException:
+            self.close()
+            raise
 
     def _add(self) -> None:
         worker = _Worker(self.context, self.location)
+        try:
+            ready = worker.connection.recv() if worker.connection.poll(STARTUP_SECONDS) else ("failed", "no answer")
+        except (EOFError, OSError):
+            ready = ("failed", "the worker ended at once")
+        if ready[0] != "ready":
+            worker.kill()
+            raise StoreUnreadable(ready[1])
         with self.lock:
             self.everyone.add(worker)
         self.idle.put(worker)
@@ -210,6 +232,8 @@ class QueryPool:
         """
         import time
 
+        if self.broken is not None:
+            raise Refused(500, f"cannot read the store ({self.broken}); rebuild it with kg load --store")
         try:
             worker = self.idle.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
@@ -261,7 +285,10 @@ class QueryPool:
             self.everyone.discard(worker)
             closed = self.closed
         if not closed:
-            self._add()
+            try:
+                self._add()
+            except StoreUnreadable as error:  # the store was damaged while serving: say so to every request
+                self.broken = str(error)
 
     def close(self) -> None:
         with self.lock:

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kg.engine import sparql_text
-from kg.errors import ServerError, UsageError
-from kg.graph import KnowledgeGraph
+from kg.errors import LoadError, ServerError, UsageError
+from kg.graph import KnowledgeGraph, damaged_store
 from kg.paths import display
 from kg.queries import QueryInfo
-from kg.query_pool import QueryPool, Refused, Request, Stopped, default_size
+from kg.query_pool import QueryPool, Refused, Request, Stopped, StoreUnreadable, default_size
 from kg.results import render_table
 
 OXIGRAPH_ENV = "KG_OXIGRAPH"
@@ -179,6 +179,9 @@ def start(
     gate = Gate((host, port), allow_service=allow_service, cors=cors, timeout=timeout)
     try:
         gate.pool = QueryPool(store, size=default_size(), seconds=timeout)
+    except StoreUnreadable as error:
+        gate.server_close()
+        raise LoadError(damaged_store(store, error)) from None
     except BaseException:
         gate.server_close()
         raise

@@ -530,9 +530,10 @@ def test_a_damaged_store_is_one_line_saying_how_to_repair(kg, articles_cache, tm
         table.write_bytes(table.read_bytes()[:2000])
     else:
         table.unlink()
-    line = _one_error(kg("--store", "store", "query", "-e", "ASK { ?s ?p ?o }"))
-    assert line.startswith("Error: store: cannot read the store (Corruption: ")
-    assert line.endswith("); rebuild it with kg load --store store")
+    for command in (["query", "-e", "ASK { ?s ?p ?o }"], ["serve", "--port", str(free_port())]):
+        line = _one_error(kg("--store", "store", *command))
+        assert line.startswith("Error: store: cannot read the store (Corruption: "), command
+        assert line.endswith("); rebuild it with kg load --store store"), command
     assert kg("load", "--store", "store").exit_code == 0  # and the repair works
     assert _count(kg, tmp_path / "store").splitlines()[0] == "n"
 

@@ -208,7 +208,9 @@ def start(
     probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     server = Server(process, f"http://{url_host(host)}:{port}/", log, temp, gate=gate)
     gate.start()
-    probe = f"http://{url_host(probe_host)}:{port}/query?query=" + urllib.parse.quote("ASK {}")
+    base = f"http://{url_host(probe_host)}:{port}/"
+    # Ready when the query pool answers and Oxigraph (the editor at /, relayed) does too.
+    probes = [base + "query?query=" + urllib.parse.quote("ASK {}"), base]
     deadline = time.monotonic() + READY_WITHIN
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
@@ -216,9 +218,12 @@ def start(
             if process.poll() is not None:
                 raise ServerError(f"the SPARQL server did not start: {server.last_message()}")
             try:
-                with opener.open(probe, timeout=2) as response:
+                with opener.open(probes[0], timeout=2) as response:
                     if response.status == 200:
-                        return server
+                        probes.pop(0)
+                        if not probes:
+                            return server
+                        continue
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
@@ -354,9 +359,14 @@ class _GateHandler(http.server.BaseHTTPRequestHandler):
         upstream = http.client.HTTPConnection(*self.server.upstream, timeout=None)
         try:
             upstream.request(self.command, self.path, body=body if length else None, headers=headers)
-            self._relay_answer(upstream.getresponse())
+            response = upstream.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            upstream.close()
+            return self._refuse(502, f"Oxigraph's server did not answer ({error}); see its log or restart kg serve")
+        try:
+            self._relay_answer(response)
         except (OSError, http.client.HTTPException):
-            self.close_connection = True
+            self.close_connection = True  # cut part way: no complete-looking answer
         finally:
             upstream.close()
 

@@ -668,7 +668,7 @@ def test_serve_under_load_answers_every_request_and_returns_to_its_resting_state
         _wait(lambda: _threads_and_memory(process.pid)[:2] == _threads_and_memory(process.pid)[:2], "settled")
         processes, threads, memory = _threads_and_memory(process.pid)
         assert load(2400) == {True: 2400}  # zero errors: every answer has the expected status and is complete
-        _wait(lambda: _threads_and_memory(process.pid)[:2] == (processes, threads), "threads back to rest", 10)
+        _wait(lambda: _threads_and_memory(process.pid)[:2] == (processes, threads), "threads back to rest", 30)
         grown = _threads_and_memory(process.pid)[2] - memory
         assert grown < 30_000  # kB: memory flat, no growth with requests
     finally:

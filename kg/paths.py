@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import ctypes
 import os
 import re
 import shutil
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -290,6 +292,42 @@ def scratch_folder(prefix: str, parent: Path | None = None, suffix: str = "") ->
                     and entry.is_dir(follow_symlinks=False)):  # fmt: skip
                 shutil.rmtree(entry.path, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=where))
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put the folder `new` at `target`, with no moment in which `target` is missing (a store, a release).
+
+    A new target is a plain rename. An existing one is exchanged with `new` atomically (Linux
+    renameat2), and the old folder, now at `new`, removed. Where the exchange is unavailable, the
+    old folder is moved aside first and moved back if the second rename fails.
+    """
+    if not target.exists():
+        os.rename(new, target)
+        return
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        exchange = getattr(libc, "renameat2", None)
+        if exchange is not None and exchange(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(target),
+                                             _RENAME_EXCHANGE) == 0:  # fmt: skip
+            shutil.rmtree(new, ignore_errors=True)
+            return
+    aside = target.with_name(f".{target.name}.old")
+    shutil.rmtree(aside, ignore_errors=True)
+    os.rename(target, aside)
+    try:
+        os.rename(new, target)
+    except OSError:
+        os.rename(aside, target)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

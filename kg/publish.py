@@ -11,7 +11,6 @@ import hashlib
 import html
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ from kg.namespaces import (
     XSD,
     bind,
 )
-from kg.paths import display, scratch_folder
+from kg.paths import display, replace_folder, scratch_folder
 from kg.queries import list_queries
 from kg.results import serialize_graph
 
@@ -370,7 +369,6 @@ def write_release(release: Release, directory: Path, *, force: bool = False) -> 
         staging = scratch_folder(f".{directory.name}.kg-", parent, suffix=".tmp")
     except OSError as error:
         raise OutputError(f"cannot write {display(directory)}: {error.strerror or error}") from None
-    old = None
     try:
         for name, data in sorted(release.files.items()):
             path = staging / name
@@ -378,22 +376,13 @@ def write_release(release: Release, directory: Path, *, force: bool = False) -> 
             path.write_bytes(data)
             os.chmod(path, 0o644)
         os.chmod(staging, 0o755)
-        if directory.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".old", dir=parent))
-            os.rmdir(old)
-            os.replace(directory, old)
-        os.replace(staging, directory)
+        replace_folder(staging, directory)  # never a moment without a release at `directory`
     except OSError as error:
-        if old is not None and not directory.exists():
-            os.replace(old, directory)  # put the previous release back
-            old = None
         shutil.rmtree(staging, ignore_errors=True)
         raise OutputError(f"cannot write {display(directory)}: {error.strerror or error}") from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def check_release(directory: Path) -> list[str]:

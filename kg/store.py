@@ -14,10 +14,8 @@ moment DIR holds either the old store or the new one; the old one is removed aft
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from pathlib import Path
 from kg.engine import Capability
 from kg.errors import OutputError
 from kg.graph import STORE_RECORD, Inputs, reason_into
-from kg.paths import atomic_write, display
+from kg.paths import atomic_write, display, replace_folder
 
 __all__ = ["StoreInfo", "build_store"]
 
@@ -75,7 +73,7 @@ def build_store(directory: Path, inputs: Inputs) -> StoreInfo:
                     store.flush()
                     del store
             atomic_write(temporary / STORE_RECORD, record.to_json())
-            _swap_in(temporary, directory)
+            replace_folder(temporary, directory)
         except OSError as error:
             shutil.rmtree(temporary, ignore_errors=True)
             raise OutputError(f"cannot build the store in {display(directory)}: {error}") from None
@@ -125,35 +123,3 @@ def _exclusive(directory: Path) -> Iterator[None]:
             with contextlib.suppress(OSError):
                 os.unlink(lock)
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _swap_in(new: Path, target: Path) -> None:
-    """Put the folder `new` at `target`, with no moment in which `target` holds no store.
-
-    A new target is a plain rename. An existing one is exchanged with `new` atomically (Linux
-    renameat2), and the old store, now at `new`, removed. Where the exchange is unavailable, the
-    old store is moved aside first and moved back if the second rename fails.
-    """
-    if not target.exists():
-        os.rename(new, target)
-        return
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        exchange = getattr(libc, "renameat2", None)
-        if exchange is not None and exchange(_AT_FDCWD, os.fsencode(new), _AT_FDCWD, os.fsencode(target),
-                                             _RENAME_EXCHANGE) == 0:  # fmt: skip
-            shutil.rmtree(new, ignore_errors=True)
-            return
-    aside = target.with_name(f".{target.name}.old")
-    shutil.rmtree(aside, ignore_errors=True)
-    os.rename(target, aside)
-    try:
-        os.rename(new, target)
-    except OSError:
-        os.rename(aside, target)
-        raise
-    shutil.rmtree(aside, ignore_errors=True)

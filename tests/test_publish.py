@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -245,6 +246,42 @@ def test_force_replaces_atomically(tmp_path):
     write_release(release, folder, force=True)
     assert files_of(folder) == release.files
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes"]  # no temp or backup folder left
+
+
+def test_a_release_replaced_is_never_missing(tmp_path, monkeypatch):
+    """Replacing a release exchanges the folders in one step: at every removal the folder holds a whole release."""
+    import shutil
+
+    from kg.publish import Release, checksums, write_release
+
+    def release_of(text: str) -> Release:
+        files = {"void.ttl": f'<https://w3id.org/battery-kg/id/dataset> <urn:x:p> "{text}" .\n'.encode()}
+        return Release({**files, "SHA256SUMS": checksums(files).encode()})
+
+    folder = tmp_path / "release"
+    write_release(release_of("first"), folder)
+    seen = []
+    remove = shutil.rmtree
+
+    def watched(path, *args, **kwargs):
+        remove(path, *args, **kwargs)
+        seen.append(files_of(folder) if folder.is_dir() else None)
+
+    def renamed(move):
+        def run(source, target, *args, **kwargs):
+            move(source, target, *args, **kwargs)
+            seen.append(files_of(folder) if folder.is_dir() else None)
+
+        return run
+
+    monkeypatch.setattr(shutil, "rmtree", watched)
+    monkeypatch.setattr(os, "rename", renamed(os.rename))
+    monkeypatch.setattr(os, "replace", renamed(os.replace))
+    write_release(release_of("second"), folder)
+    assert seen and None not in seen  # after every rename and removal a whole release is there
+    assert seen[-1] == release_of("second").files
+    assert files_of(folder) == release_of("second").files
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["release"]
 
 
 def test_missing_parent_folder(kg, tmp_path):

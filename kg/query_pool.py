@@ -224,11 +224,12 @@ class QueryPool:
             self.everyone.add(worker)
         self.idle.put(worker)
 
-    def answer(self, request: Request, deadline: float) -> tuple[str, Iterator[bytes]]:
+    def answer(self, request: Request, deadline: float) -> tuple[str, _Chunks]:
         """The media type and the chunks of the answer to `request`, all before `deadline` (time.monotonic).
 
         Raises Refused (the request's fault, or every worker busy until the deadline) or Stopped
-        (the deadline passed while the query ran; the chunks iterator raises it too, mid-answer).
+        (the deadline passed while the query ran; the chunks raise it too, mid-answer). The
+        caller closes the chunks (contextlib.closing), read to the end or not.
         """
         import time
 
@@ -247,26 +248,7 @@ class QueryPool:
         if first[0] == "refused":
             self.idle.put(worker)
             raise Refused(first[1], first[2])
-        return first[1], self._chunks(worker, deadline)
-
-    def _chunks(self, worker: _Worker, deadline: float) -> Iterator[bytes]:
-        finished = False
-        try:
-            while True:
-                message = self._receive(worker, deadline)
-                if message[0] == "data":
-                    yield message[1]
-                elif message[0] == "end":
-                    finished = True
-                    return
-                else:  # "cut": evaluation failed part way
-                    finished = True
-                    raise Refused(500, message[1])
-        finally:
-            if finished:
-                self.idle.put(worker)
-            else:  # stopped, or the client went away: the worker may still be sending
-                self._replace(worker)
+        return first[1], _Chunks(self, worker, deadline)
 
     def _receive(self, worker: _Worker, deadline: float) -> tuple:
         import time
@@ -301,6 +283,33 @@ class QueryPool:
     def pids(self) -> list[int]:
         with self.lock:
             return sorted(w.process.pid for w in self.everyone if w.process.pid is not None)
+
+
+class _Chunks:
+    """The rest of an answer, read from its worker; closing it gives the worker back to the pool
+    if the answer was read to its end, and otherwise kills and replaces it (it may still be sending)."""
+
+    def __init__(self, pool: QueryPool, worker: _Worker, deadline: float) -> None:
+        self.pool, self.worker, self.deadline = pool, worker, deadline
+        self.finished = self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        while not self.finished:
+            message = self.pool._receive(self.worker, self.deadline)
+            if message[0] == "data":
+                yield message[1]
+            else:
+                self.finished = True
+                if message[0] != "end":  # "cut": evaluation failed part way
+                    raise Refused(500, message[1])
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.finished:
+                self.pool.idle.put(self.worker)
+            else:
+                self.pool._replace(self.worker)
 
 
 def default_size() -> int:

@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -202,9 +203,76 @@ def _user_commands(engine: str, data: Path) -> dict:
         for name in export_formats():
             suffix = EXPORTS[name].suffixes[0]
             kg(f"export -o {suffix}", "--no-validate", "export", "-o", str(folder / f"graph{suffix}"))
+        items.update(_serve_load(data, env))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return items
+
+
+SERVE_REQUESTS, SERVE_CLIENTS = 2000, 8
+
+
+def _serve_load(data: Path, env: dict) -> dict:
+    """`kg serve` answering SERVE_REQUESTS named-query requests from SERVE_CLIENTS clients: the time they
+    take, and the server's memory (all its processes) once the load is over; {} if it did not start."""
+    import concurrent.futures
+    import socket
+    import urllib.parse
+    import urllib.request
+
+    from kg.paths import queries_dir
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "kg", "--data", str(data), "--no-validate", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )  # fmt: skip
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    body = urllib.parse.urlencode({"query": (queries_dir() / "funding-by-level.rq").read_text()}).encode()
+
+    def ask(_index: int) -> bool:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/query", data=body, headers={"Accept": "text/csv"})
+        try:
+            with opener.open(request, timeout=60) as response:
+                return response.status == 200 and bool(response.read())
+        except OSError:
+            return False
+
+    try:
+        for line in server.stdout:
+            if "Press Ctrl-C to stop." in line:
+                break
+        else:
+            return {}
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(SERVE_CLIENTS) as clients:
+            answered = sum(clients.map(ask, range(SERVE_REQUESTS)))
+        seconds = time.perf_counter() - start
+        if answered != SERVE_REQUESTS:
+            print(f"    user:serve: {SERVE_REQUESTS - answered} of {SERVE_REQUESTS} requests failed", file=sys.stderr)
+        resident = sum(_resident_kb(pid) for pid in _process_tree(server.pid)) / 1024
+        name = f"serve: {SERVE_REQUESTS:,} queries, {SERVE_CLIENTS} clients"
+        return {f"user:{name}": {"seconds": seconds, "peak_mb": resident, "rows": answered}}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait()
+
+
+def _process_tree(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    found = [pid]
+    for child in children.read_text().split() if children.exists() else []:
+        found += _process_tree(int(child))
+    return found
+
+
+def _resident_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
 def _child(step: str, engine: str, data: Path, closure: Path, timeout: float) -> dict | None:

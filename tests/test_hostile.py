@@ -638,6 +638,32 @@ def _threads_and_memory(pid: int) -> tuple[int, int, int]:
     return len(tree), threads, memory
 
 
+def _at_rest(pid: int) -> tuple[int, int, int]:
+    """Processes, threads and memory once the thread count has held still for half a second (the
+    thread that sent the last answer may still be ending)."""
+    import time
+
+    readings = [_threads_and_memory(pid)]
+    while len(readings) < 3 or len({r[:2] for r in readings[-3:]}) > 1:
+        assert len(readings) < 200, "kg serve never came to rest"
+        time.sleep(0.25)
+        readings.append(_threads_and_memory(pid))
+    return readings[-1]
+
+
+def _back_to_rest(pid: int, rest: tuple[int, int], within: float) -> None:
+    """Wait until kg serve has no more processes and threads than at rest (a bound against hangs only)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while True:
+        now = _threads_and_memory(pid)[:2]
+        if now[0] <= rest[0] and now[1] <= rest[1]:
+            return
+        assert time.monotonic() < deadline, f"(processes, threads) {now} after the load, {rest} at rest"
+        time.sleep(0.1)
+
+
 def test_serve_under_load_answers_every_request_and_returns_to_its_resting_state(tmp_path, articles_kg,
                                                                                  articles_cache_dir):  # fmt: skip
     import collections
@@ -665,10 +691,9 @@ def test_serve_under_load_answers_every_request_and_returns_to_its_resting_state
 
     try:
         assert load(120) == {True: 120}  # warm up: every worker has answered, the server is at rest
-        _wait(lambda: _threads_and_memory(process.pid)[:2] == _threads_and_memory(process.pid)[:2], "settled")
-        processes, threads, memory = _threads_and_memory(process.pid)
+        processes, threads, memory = _at_rest(process.pid)
         assert load(2400) == {True: 2400}  # zero errors: every answer has the expected status and is complete
-        _wait(lambda: _threads_and_memory(process.pid)[:2] == (processes, threads), "threads back to rest", 30)
+        _back_to_rest(process.pid, (processes, threads), 30)
         grown = _threads_and_memory(process.pid)[2] - memory
         assert grown < 30_000  # kB: memory flat, no growth with requests
     finally:
@@ -681,13 +706,13 @@ def test_serve_drops_clients_that_send_nothing(tmp_path, articles_kg, articles_c
     process, port, _banner = _serve(tmp_path, articles_cache_dir, "--timeout", "2")
     try:
         assert _post(port, "ASK { ?s ?p ?o }")[0] == 200
-        rest = _threads_and_memory(process.pid)[:2]
+        rest = _at_rest(process.pid)[:2]
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(40)]
         idle[0].sendall(b"GET /query?query=ASK")  # half a request line, never finished
         for sock in idle:
             sock.settimeout(60)
             assert sock.recv(1024) == b""  # closed by the server, after its time limit
-        _wait(lambda: _threads_and_memory(process.pid)[:2] == rest, "idle connections still hold threads", 20)
+        _back_to_rest(process.pid, rest, 20)
         assert _post(port, "ASK { ?s ?p ?o }")[0] == 200
         for sock in idle:
             sock.close()

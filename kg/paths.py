@@ -267,16 +267,25 @@ def _temporary_prefix(name: str) -> str:
     return f".{name}.kg-{os.getpid()}-"
 
 
-def _remove_stale_temporary_files(folder: Path, name: str) -> None:
-    """Remove temporary files for `name` left in `folder` by kg processes that are gone (killed with SIGKILL)."""
-    prefix = f".{name}.kg-"
+def _orphans(folder: Path, prefix: str, suffix: str) -> list[os.DirEntry]:
+    """Entries of `folder` named `prefix`<pid>-…`suffix` whose kg process (pid) is gone: what a kg
+    killed with SIGKILL could not clean up."""
     try:
-        candidates = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]
+        entries = [entry for entry in os.scandir(folder) if entry.name.startswith(prefix)]
     except OSError:
-        return
-    for entry in candidates:
+        return []
+    found = []
+    for entry in entries:
         pid, _, rest = entry.name[len(prefix) :].partition("-")
-        if pid.isdigit() and rest.endswith(".tmp") and not _alive(int(pid)) and entry.is_file(follow_symlinks=False):
+        if pid.isdigit() and rest.endswith(suffix) and not _alive(int(pid)):
+            found.append(entry)
+    return found
+
+
+def _remove_stale_temporary_files(folder: Path, name: str) -> None:
+    """Remove the temporary files for `name` in `folder` whose writer is gone."""
+    for entry in _orphans(folder, f".{name}.kg-", ".tmp"):
+        if entry.is_file(follow_symlinks=False):
             _remove_quietly(entry.path)
 
 
@@ -285,12 +294,9 @@ def scratch_folder(prefix: str, parent: Path | None = None, suffix: str = "") ->
     folder by default), after removing those of the same kind whose kg process is gone (killed
     with SIGKILL before it could clean up). Raises OSError as tempfile.mkdtemp does."""
     where = Path(parent or tempfile.gettempdir())
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(where):
-            pid, _, rest = entry.name.removeprefix(prefix).partition("-")
-            if (entry.name.startswith(prefix) and pid.isdigit() and rest.endswith(suffix) and not _alive(int(pid))
-                    and entry.is_dir(follow_symlinks=False)):  # fmt: skip
-                shutil.rmtree(entry.path, ignore_errors=True)
+    for entry in _orphans(where, prefix, suffix):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=where))
 
 

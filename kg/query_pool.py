@@ -15,6 +15,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -106,8 +107,6 @@ class Request:
 def _serve(location: str, connection: Connection, parent: int) -> None:  # pragma: no cover - in the worker
     """A worker: answer one request at a time from the store at `location`, until the pipe closes
     or kg (`parent`) is gone, however it ended (even mid-query)."""
-    import time
-
     import pyoxigraph as ox
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches kg, which stops the pool
@@ -231,8 +230,6 @@ class QueryPool:
         (the deadline passed while the query ran; the chunks raise it too, mid-answer). The
         caller closes the chunks (contextlib.closing), read to the end or not.
         """
-        import time
-
         if self.broken is not None:
             raise Refused(500, f"cannot read the store ({self.broken}); rebuild it with kg load --store")
         try:
@@ -251,8 +248,6 @@ class QueryPool:
         return first[1], _Chunks(self, worker, deadline)
 
     def _receive(self, worker: _Worker, deadline: float) -> tuple:
-        import time
-
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not worker.connection.poll(remaining):
             raise Stopped()

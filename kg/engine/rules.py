@@ -135,8 +135,8 @@ def _axiom_lists(triples: np.ndarray, terms: Interner) -> np.ndarray:
     cells = (triples[:, 1] == first) | (triples[:, 1] == rest)
     if not cells.any():
         return cells
-    axioms = [terms.ids[terms.make_iri(iri)] for iri in _LIST_AXIOMS if terms.make_iri(iri) in terms.ids]
-    heads = triples[np.isin(triples[:, 1], np.array(axioms, dtype=np.int64)), 2].tolist()
+    axioms = np.array([terms.id_of(iri) for iri in sorted(_LIST_AXIOMS)], dtype=np.int64)  # -1: not in the graph
+    heads = triples[np.isin(triples[:, 1], axioms), 2].tolist()
     rests = triples[triples[:, 1] == rest]
     following = dict(zip(rests[:, 0].tolist(), rests[:, 2].tolist(), strict=True))
     reached: set[int] = set()

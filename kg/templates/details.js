@@ -1,6 +1,20 @@
 // The details panel, shared by the page and the large page: an entity's facts, its links each with
 // the sources that make it, and its sources. `page` gives what differs: the DATA, the nodes by id,
 // the edges to look at for an id, and what a click on a linked entity does.
+// The view in the address's #fragment, so a bookmark reopens it: the filters both pages share, then
+// the page's own `extra` [name, value] pairs (empty values left out), then the selected node.
+function kgWriteHash(state, extra) {
+  "use strict";
+  var p = new URLSearchParams();
+  if (state.q) p.set("q", state.q);
+  if (state.cls) p.set("class", state.cls);
+  if (state.region) p.set("region", state.region);
+  (extra || []).forEach(function (pair) { if (pair[1]) p.set(pair[0], pair[1]); });
+  if (state.node) p.set("node", state.node);
+  var h = p.toString();
+  try { history.replaceState(null, "", h ? "#" + h : location.pathname + location.search); } catch (e) { /* file: */ }
+}
+
 function kgDetails(page) {
   "use strict";
   var DATA = page.data, UI = DATA.ui, byId = page.byId;

@@ -243,16 +243,7 @@
   }
 
   function writeHash() {
-    var p = new URLSearchParams();
-    if (state.q) p.set("q", state.q);
-    if (state.cls) p.set("class", state.cls);
-    if (state.region) p.set("region", state.region);
-    if (state.by !== "region") p.set("by", state.by);
-    var opened = Object.keys(state.open).sort();
-    if (opened.length) p.set("open", opened.join(","));
-    if (state.node) p.set("node", state.node);
-    var h = p.toString();
-    try { history.replaceState(null, "", h ? "#" + h : location.pathname + location.search); } catch (e) { /* file: */ }
+    kgWriteHash(state, [["by", state.by === "region" ? "" : state.by], ["open", Object.keys(state.open).sort().join(",")]]);
   }
   var replay = "";
   function readHash() {

@@ -118,15 +118,7 @@
     writeHash();
   }
 
-  function writeHash() {
-    var p = new URLSearchParams();
-    if (state.q) p.set("q", state.q);
-    if (state.cls) p.set("class", state.cls);
-    if (state.region) p.set("region", state.region);
-    if (state.node) p.set("node", state.node);
-    var h = p.toString();
-    try { history.replaceState(null, "", h ? "#" + h : location.pathname + location.search); } catch (e) { /* file: */ }
-  }
+  function writeHash() { kgWriteHash(state); }
   function readHash() {
     var p = new URLSearchParams(location.hash.replace(/^#/, ""));
     state.q = p.get("q") || ""; state.cls = p.get("class") || ""; state.region = p.get("region") || "";
